@@ -1,0 +1,22 @@
+"""The media plan: what the room service tells a room's agent job to build.
+
+It travels as the dispatch's metadata, which only the agent sees (players cannot read dispatches),
+so it may name who drives which body. Nothing in it may ever be copied into what players receive.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class BodySeat(BaseModel):
+    body_identity: str = Field(description="Opaque identity of the body participant in the game room")
+    body_name: str = Field(description="Display name of the body: the player whose body it is")
+    driver_ingest_room: str = Field(description="Private room where the driver publishes raw media")
+    driver_identity: str = Field(description="The driver's identity in their ingest room")
+
+
+class MediaPlan(BaseModel):
+    game_room: str
+    plugin: str = Field(description="Swap plugin the bodies of this room run")
+    seats: list[BodySeat]

@@ -1,0 +1,35 @@
+"""Configuration of the agent worker process (environment variables, or a `.env` file)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_API_KEY = "devkey"
+DEV_API_SECRET = "bodyswap-local-development-secret-0123456789"  # matches livekit.yaml
+
+
+class AgentSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    livekit_url: str = Field(
+        "ws://127.0.0.1:7880", validation_alias="LIVEKIT_URL", description="LiveKit server URL"
+    )
+    livekit_api_key: str = Field(DEV_API_KEY, validation_alias="LIVEKIT_API_KEY")
+    livekit_api_secret: str = Field(
+        DEV_API_SECRET, validation_alias="LIVEKIT_API_SECRET", min_length=32, repr=False
+    )
+    agent_name: str = Field(
+        "bodyswap",
+        validation_alias="BODYSWAP_AGENT_NAME",
+        description="Name the room service dispatches to; explicit dispatch only",
+    )
+    health_host: str = Field("127.0.0.1", validation_alias="BODYSWAP_AGENT_HEALTH_HOST")
+    health_port: int = Field(
+        8081, validation_alias="BODYSWAP_AGENT_HEALTH_PORT", description="GET / answers OK when up"
+    )
+    idle_processes: int = Field(
+        1,
+        validation_alias="BODYSWAP_AGENT_IDLE_PROCESSES",
+        description="Job processes kept warm so a game starts without an import delay",
+    )

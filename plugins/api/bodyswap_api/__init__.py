@@ -1,0 +1,21 @@
+"""Bodyswap's swap plugin API: what a plugin implements and how the worker finds it."""
+
+from .media import AudioBlock, VideoFormat, VideoFrame, i420_size
+from .plugin import Enrollment, Modality, Requirements, SwapPlugin, SwapSession
+from .registry import ENTRY_POINT_GROUP, PluginNotFoundError, available_plugins, load_plugin
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "AudioBlock",
+    "Enrollment",
+    "Modality",
+    "PluginNotFoundError",
+    "Requirements",
+    "SwapPlugin",
+    "SwapSession",
+    "VideoFormat",
+    "VideoFrame",
+    "available_plugins",
+    "i420_size",
+    "load_plugin",
+]

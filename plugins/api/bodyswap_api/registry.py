@@ -1,0 +1,36 @@
+"""Finds swap plugins through the `bodyswap.plugins` entry-point group.
+
+A plugin package declares, in its pyproject.toml:
+
+    [project.entry-points."bodyswap.plugins"]
+    myplugin = "my_package:MyPlugin"
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from .plugin import SwapPlugin
+
+ENTRY_POINT_GROUP = "bodyswap.plugins"
+
+
+class PluginNotFoundError(LookupError):
+    pass
+
+
+def available_plugins() -> list[str]:
+    return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+
+
+def load_plugin(name: str) -> SwapPlugin:
+    """Instantiate the installed plugin called `name`."""
+    matches = entry_points(group=ENTRY_POINT_GROUP, name=name)
+    if not matches:
+        raise PluginNotFoundError(
+            f"no swap plugin named {name!r} is installed; installed: {available_plugins() or 'none'}"
+        )
+    plugin_class = next(iter(matches)).load()
+    if not (isinstance(plugin_class, type) and issubclass(plugin_class, SwapPlugin)):
+        raise TypeError(f"entry point {name!r} does not name a SwapPlugin subclass")
+    return plugin_class()

@@ -1,0 +1,1 @@
+"""Bodyswap's room service: rooms, invites, LiveKit tokens, and the game."""

@@ -1,0 +1,47 @@
+"""Configuration of the room service process (environment variables, or a `.env` file)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_API_KEY = "devkey"
+DEV_API_SECRET = "bodyswap-local-development-secret-0123456789"  # matches livekit.yaml
+
+
+class RoomServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    host: str = Field("127.0.0.1", validation_alias="BODYSWAP_ROOM_SERVICE_HOST")
+    port: int = Field(8080, validation_alias="BODYSWAP_ROOM_SERVICE_PORT")
+    public_url: str = Field(
+        "http://127.0.0.1:8080",
+        validation_alias="BODYSWAP_PUBLIC_URL",
+        description="Base URL players open; invite links start with it",
+    )
+    livekit_url: str = Field(
+        "ws://127.0.0.1:7880",
+        validation_alias="LIVEKIT_URL",
+        description="LiveKit server URL the service itself uses",
+    )
+    livekit_public_url: str | None = Field(
+        None,
+        validation_alias="BODYSWAP_LIVEKIT_PUBLIC_URL",
+        description="LiveKit URL handed to browsers; defaults to LIVEKIT_URL",
+    )
+    livekit_api_key: str = Field(DEV_API_KEY, validation_alias="LIVEKIT_API_KEY")
+    livekit_api_secret: str = Field(
+        DEV_API_SECRET, validation_alias="LIVEKIT_API_SECRET", min_length=32, repr=False
+    )
+    agent_name: str = Field("bodyswap", validation_alias="BODYSWAP_AGENT_NAME")
+    swap_plugin: str = Field(
+        "passthrough",
+        validation_alias="BODYSWAP_SWAP_PLUGIN",
+        description="Swap plugin new rooms run (an entry point of group bodyswap.plugins)",
+    )
+    token_ttl_minutes: int = Field(60, validation_alias="BODYSWAP_TOKEN_TTL_MINUTES", gt=0)
+    max_players: int = Field(8, validation_alias="BODYSWAP_MAX_PLAYERS", ge=2)
+
+    @property
+    def browser_livekit_url(self) -> str:
+        return self.livekit_public_url or self.livekit_url

@@ -1,0 +1,66 @@
+"""Shared fixtures: a private livekit-server, the real agent worker, and the room service."""
+
+from __future__ import annotations
+
+import random
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from room_service.app import create_app
+from room_service.settings import RoomServiceSettings
+from tests.support.agent_worker import AgentWorker, start_agent_worker
+from tests.support.livekit_server import LiveKitServer, free_port, start_livekit_server, stop_process
+
+TEST_AGENT_NAME = "bodyswap-test"
+
+
+@pytest.fixture(scope="session")
+def livekit_server(tmp_path_factory: pytest.TempPathFactory) -> LiveKitServer:
+    try:
+        server = start_livekit_server(tmp_path_factory.mktemp("livekit"))
+    except FileNotFoundError as e:
+        pytest.fail(str(e), pytrace=False)  # a missing server fails, it never skips
+    yield server
+    stop_process(server.process)
+
+
+@pytest.fixture(scope="session")
+def agent_worker(
+    livekit_server: LiveKitServer, tmp_path_factory: pytest.TempPathFactory
+) -> AgentWorker:
+    worker = start_agent_worker(livekit_server, tmp_path_factory.mktemp("agent"), TEST_AGENT_NAME)
+    yield worker
+    stop_process(worker.process)
+
+
+def room_service_settings(server: LiveKitServer, port: int) -> RoomServiceSettings:
+    return RoomServiceSettings(
+        BODYSWAP_ROOM_SERVICE_PORT=port,
+        BODYSWAP_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        LIVEKIT_URL=server.url,
+        LIVEKIT_API_KEY=server.api_key,
+        LIVEKIT_API_SECRET=server.api_secret,
+        BODYSWAP_AGENT_NAME=TEST_AGENT_NAME,
+        BODYSWAP_SWAP_PLUGIN="passthrough",
+    )
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="session")
+async def room_service(livekit_server: LiveKitServer) -> str:
+    """The room service on a free port, in this process; yields its base URL."""
+    port = free_port()
+    app = create_app(room_service_settings(livekit_server, port), rng=random.Random(7))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="session")
+async def http() -> aiohttp.ClientSession:
+    async with aiohttp.ClientSession() as session:
+        yield session

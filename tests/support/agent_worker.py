@@ -1,0 +1,61 @@
+"""The real agent worker (`python -m agent start`) as a subprocess of the tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .livekit_server import REPO_ROOT, LiveKitServer, free_port, stop_process
+
+REGISTERED_MARK = "registered worker"
+
+
+@dataclass
+class AgentWorker:
+    agent_name: str
+    process: subprocess.Popen
+    log_path: Path
+    registered: threading.Event = field(default_factory=threading.Event)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_agent_worker(
+    server: LiveKitServer, workdir: Path, agent_name: str, timeout_s: float = 60.0
+) -> AgentWorker:
+    env = {
+        **os.environ,
+        **server.env(),
+        "BODYSWAP_AGENT_NAME": agent_name,
+        "BODYSWAP_AGENT_HEALTH_PORT": str(free_port()),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent", "start"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    worker = AgentWorker(agent_name, process, workdir / f"agent-{agent_name}.log")
+
+    def copy_log() -> None:
+        with worker.log_path.open("wb") as log:
+            for line in process.stdout:
+                log.write(line)
+                log.flush()
+                if REGISTERED_MARK.encode() in line:
+                    worker.registered.set()
+
+    threading.Thread(target=copy_log, daemon=True).start()
+    deadline = time.monotonic() + timeout_s
+    while not worker.registered.wait(0.2):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process(process)
+            raise RuntimeError(f"agent worker did not register:\n{worker.log_text()[-4000:]}")
+    return worker

@@ -1,0 +1,126 @@
+"""A test player: a Python rtc client that publishes a clip and a voice as its camera and
+microphone into its ingest room, and records every body it receives in the game room."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import numpy as np
+from livekit import rtc
+
+from .analysis import thumbnail
+from .media import Clip
+
+AUDIO_RATE = 48000
+AUDIO_BLOCK = AUDIO_RATE // 100  # 10 ms
+
+
+@dataclass
+class BodyRecording:
+    """What a player received from one body participant."""
+
+    identity: str
+    name: str
+    resolutions: list[tuple[int, int]] = field(default_factory=list)
+    thumbnails: list[np.ndarray] = field(default_factory=list)
+    audio: list[np.ndarray] = field(default_factory=list)
+
+    def audio_samples(self) -> np.ndarray:
+        return np.concatenate(self.audio) if self.audio else np.zeros(0, np.int16)
+
+
+class TestPlayer:
+    __test__ = False  # not a pytest class
+
+    def __init__(self, name: str, grant: dict, clip: Clip, voice: np.ndarray) -> None:
+        self.name = name
+        self.grant = grant
+        self.clip = clip
+        self.voice = voice
+        self.ingest = rtc.Room()
+        self.game = rtc.Room()
+        self.bodies: dict[str, BodyRecording] = {}
+        self.game_events: list[tuple[str, str]] = []
+        self._tasks: list[asyncio.Task] = []
+
+    async def join(self) -> None:
+        await self.ingest.connect(self.grant["livekit_url"], self.grant["ingest_token"])
+        self.game.on("track_subscribed", self._on_body_track)
+        await self.game.connect(self.grant["livekit_url"], self.grant["game_token"])
+
+    async def publish_camera_and_microphone(self) -> None:
+        video_source = rtc.VideoSource(self.clip.width, self.clip.height)
+        audio_source = rtc.AudioSource(AUDIO_RATE, 1)
+        await self.ingest.local_participant.publish_track(
+            rtc.LocalVideoTrack.create_video_track("camera", video_source),
+            rtc.TrackPublishOptions(
+                source=rtc.TrackSource.SOURCE_CAMERA,
+                simulcast=False,
+                degradation_preference=rtc.DegradationPreference.MAINTAIN_RESOLUTION,
+            ),
+        )
+        await self.ingest.local_participant.publish_track(
+            rtc.LocalAudioTrack.create_audio_track("microphone", audio_source),
+            rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
+        )
+        self._tasks.append(asyncio.create_task(self._stream_video(video_source)))
+        self._tasks.append(asyncio.create_task(self._stream_audio(audio_source)))
+
+    async def _stream_video(self, source: rtc.VideoSource) -> None:
+        loop = asyncio.get_running_loop()
+        start, index = loop.time(), 0
+        while True:  # loops the clip at its own frame rate
+            data = self.clip.frames[index % len(self.clip.frames)]
+            source.capture_frame(
+                rtc.VideoFrame(self.clip.width, self.clip.height, rtc.VideoBufferType.I420, data.data)
+            )
+            index += 1
+            await asyncio.sleep(max(0.0, start + index / self.clip.fps - loop.time()))
+
+    async def _stream_audio(self, source: rtc.AudioSource) -> None:
+        offset = 0
+        while True:  # capture_frame waits once its queue is full, which paces this in real time
+            block = self.voice[offset : offset + AUDIO_BLOCK]
+            if len(block) < AUDIO_BLOCK:
+                offset = 0
+                continue
+            await source.capture_frame(rtc.AudioFrame(block.tobytes(), AUDIO_RATE, 1, AUDIO_BLOCK))
+            offset += AUDIO_BLOCK
+
+    def _on_body_track(
+        self,
+        track: rtc.Track,
+        publication: rtc.RemoteTrackPublication,
+        participant: rtc.RemoteParticipant,
+    ) -> None:
+        recording = self.bodies.setdefault(
+            participant.identity, BodyRecording(participant.identity, participant.name)
+        )
+        if track.kind == rtc.TrackKind.KIND_VIDEO:
+            self._tasks.append(asyncio.create_task(self._record_video(track, recording)))
+        else:
+            self._tasks.append(asyncio.create_task(self._record_audio(track, recording)))
+
+    async def _record_video(self, track: rtc.Track, recording: BodyRecording) -> None:
+        async for event in rtc.VideoStream(track, format=rtc.VideoBufferType.I420):
+            frame = event.frame
+            luma = np.frombuffer(frame.data, np.uint8)[: frame.width * frame.height]
+            recording.resolutions.append((frame.width, frame.height))
+            recording.thumbnails.append(thumbnail(luma.reshape(frame.height, frame.width)))
+
+    async def _record_audio(self, track: rtc.Track, recording: BodyRecording) -> None:
+        async for event in rtc.AudioStream(track, sample_rate=AUDIO_RATE, num_channels=1):
+            recording.audio.append(np.frombuffer(event.frame.data, np.int16).copy())
+
+    def body_named(self, name: str) -> BodyRecording:
+        matches = [b for b in self.bodies.values() if b.name == name]
+        assert len(matches) == 1, f"{self.name} sees bodies {[b.name for b in self.bodies.values()]}"
+        return matches[0]
+
+    async def leave(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.ingest.disconnect()
+        await self.game.disconnect()

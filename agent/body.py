@@ -35,6 +35,8 @@ _BUFFER_TYPE = {"i420": rtc.VideoBufferType.I420, "rgb24": rtc.VideoBufferType.R
 
 # Issues a LiveKit token: (room, identity, name, can_publish, can_subscribe, hidden) -> JWT.
 TokenFactory = Callable[..., str]
+# Opens the plugin session for the seat's current driver wearing the seat's body.
+SessionFactory = Callable[[BodySeat], SwapSession]
 
 
 def holding_frame(size: int = HOLDING_SIZE) -> rtc.VideoFrame:
@@ -64,7 +66,7 @@ class Body:
         self,
         seat: BodySeat,
         plugin: SwapPlugin,
-        session: SwapSession,
+        open_session: SessionFactory,
         *,
         livekit_url: str,
         game_room: str,
@@ -73,7 +75,8 @@ class Body:
     ) -> None:
         self.seat = seat
         self._plugin = plugin
-        self._session = session
+        self._open_session = open_session
+        self._session = open_session(seat)
         self._url = livekit_url
         self._game_room_name = game_room
         self._issue_token = issue_token
@@ -88,7 +91,9 @@ class Body:
         self._video_thread = ThreadPoolExecutor(1, thread_name_prefix="body-video")
         self._audio_thread = ThreadPoolExecutor(1, thread_name_prefix="body-audio")
         self._tasks: set[asyncio.Task[None]] = set()
+        self._driver_tasks: set[asyncio.Task[None]] = set()  # tied to the current driver's tracks
         self._pending_frame: rtc.VideoFrame | None = None
+        self._driver_generation = 0  # bumps on every driver change; stale conversions are dropped
         self._frame_ready = asyncio.Event()
         self._last_live_frame = 0.0
         self._closed = False
@@ -115,6 +120,11 @@ class Body:
         self._spawn(self._hold_when_idle())
         self._spawn(self._convert_video())
 
+        await self._connect_driver()
+        logger.info("body %s is up", self.seat.body_identity)
+
+    async def _connect_driver(self) -> None:
+        self._ingest = rtc.Room()
         self._ingest.on("track_subscribed", self._on_track_subscribed)
         await self._ingest.connect(
             self._url,
@@ -127,7 +137,29 @@ class Body:
                 hidden=True,
             ),
         )
-        logger.info("body %s is up", self.seat.body_identity)
+
+    async def change_driver(self, seat: BodySeat) -> None:
+        """Put another player inside this body without touching its published tracks.
+
+        Viewers keep their subscription; the body shows its holding frame until the new driver's
+        first converted frame, never a frame of the old driver after the switch.
+        """
+        if seat.body_identity != self.seat.body_identity:
+            raise ValueError("a body keeps its identity; build a new Body for a new one")
+        if seat == self.seat:
+            return
+        for task in list(self._driver_tasks):
+            task.cancel()
+        await asyncio.gather(*self._driver_tasks, return_exceptions=True)
+        await self._ingest.disconnect()
+        self._driver_generation += 1
+        self._pending_frame = None
+        self._last_live_frame = 0.0
+        old_session, self.seat = self._session, seat
+        self._session = self._open_session(seat)
+        # The old session may be mid-conversion on its threads: close it there, after that call.
+        self._video_thread.submit(old_session.close)
+        await self._connect_driver()
 
     async def _publish_tracks(self) -> None:
         video = rtc.LocalVideoTrack.create_video_track(VIDEO_TRACK_NAME, self._video_source)
@@ -156,9 +188,9 @@ class Body:
         if participant.identity != self.seat.driver_identity:
             return  # only the driver may publish here; ignore anything else
         if track.kind == rtc.TrackKind.KIND_VIDEO:
-            self._spawn(self._receive_video(track))
+            self._spawn(self._receive_video(track), self._driver_tasks)
         elif track.kind == rtc.TrackKind.KIND_AUDIO:
-            self._spawn(self._convert_audio(track))
+            self._spawn(self._convert_audio(track), self._driver_tasks)
 
     async def _receive_video(self, track: rtc.Track) -> None:
         stream = rtc.VideoStream(
@@ -185,6 +217,7 @@ class Body:
             plugin_frame = to_plugin_frame(
                 frame, self._plugin.video_format, int(time.monotonic() * 1e6)
             )
+            generation = self._driver_generation
             try:
                 out = await loop.run_in_executor(
                     self._video_thread, self._session.convert_video, plugin_frame
@@ -192,6 +225,8 @@ class Body:
             except Exception:
                 self._note_conversion_error("video")
                 continue  # the holding task shows the holding frame once the body goes quiet
+            if generation != self._driver_generation:
+                continue  # converted from the previous driver: never show it after a switch
             self._video_source.capture_frame(to_rtc_frame(out))
             self._last_live_frame = time.monotonic()
             self.frames_out += 1
@@ -233,10 +268,11 @@ class Body:
                 self.conversion_errors,
             )
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro, *groups: set[asyncio.Task[None]]) -> None:
         task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        for group in (self._tasks, *groups):
+            group.add(task)
+            task.add_done_callback(group.discard)
 
     async def aclose(self) -> None:
         if self._closed:

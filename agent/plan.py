@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+# The room service's participant in every game room; only it may change a running plan.
+GAME_MASTER_IDENTITY = "game-master"
+# RPC the agent job registers; the game master calls it with a MediaPlan whenever bodies reshuffle.
+SET_PLAN_METHOD = "bodyswap.set_plan"
+
 
 class BodySeat(BaseModel):
     body_identity: str = Field(description="Opaque identity of the body participant in the game room")

@@ -28,6 +28,12 @@ class AgentSettings(BaseSettings):
     health_port: int = Field(
         8081, validation_alias="BODYSWAP_AGENT_HEALTH_PORT", description="GET / answers OK when up"
     )
+    max_rooms: int = Field(
+        4,
+        validation_alias="BODYSWAP_AGENT_MAX_ROOMS",
+        gt=0,
+        description="Game rooms one worker takes at once; LiveKit dispatches no more to a full worker",
+    )
     idle_processes: int = Field(
         1,
         validation_alias="BODYSWAP_AGENT_IDLE_PROCESSES",

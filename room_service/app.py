@@ -1,38 +1,66 @@
-"""The room service's HTTP API (aiohttp)."""
+"""The room service's HTTP API (aiohttp). The OpenAPI document at /api/openapi.json describes it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
+from importlib import resources
 
+import yaml
 from aiohttp import web
+from bodyswap_api import load_plugin
+from livekit import api
 
+from . import enrollment
+from .biometrics import BiometricStore
+from . import game
+from .game_master import GameMaster
+from .live_frame import CameraNotLive, grab_live_frame
 from .livekit_gateway import LiveKitGateway
-from .rooms import Player, Room, RoomError, RoomRegistry
+from .manager import RoomError, RoomManager
+from .rate_limit import RateLimiter
+from .records import PlayerRecord, RoomRecord
 from .settings import RoomServiceSettings
+from .store import SqliteRoomStore
+from .uploads import read_parts
 
 logger = logging.getLogger("bodyswap.room_service")
 
 MAX_NAME_LENGTH = 32
-SETTINGS_KEY = web.AppKey("settings", RoomServiceSettings)
-REGISTRY_KEY = web.AppKey("registry", RoomRegistry)
-GATEWAY_KEY = web.AppKey("gateway", LiveKitGateway)
-RNG_KEY = web.AppKey("rng", random.Random)
+MAX_JSON_BYTES = 64 * 1024
+EXPIRY_SWEEP_S = 60.0
+
+SETTINGS = web.AppKey("settings", RoomServiceSettings)
+MANAGER = web.AppKey("manager", RoomManager)
+GATEWAY = web.AppKey("gateway", LiveKitGateway)
+GAME_MASTER = web.AppKey("game_master", GameMaster)
+LIMITS = web.AppKey("limits", dict)
+OPENAPI = web.AppKey("openapi", dict)
+EXPIRY_TASK = web.AppKey("expiry_task", asyncio.Task)
 
 STATUS_PAGE = """<!doctype html>
 <html lang="en"><meta charset="utf-8"><title>Bodyswap</title>
 <body style="font-family: system-ui; max-width: 40rem; margin: 3rem auto">
 <h1>Bodyswap is running</h1>
 <p>The room service, LiveKit server and media worker are up. The game's web app is not built yet;
-until then, rooms are created through the JSON API under <code>/api</code>.</p>
+until then, rooms are created through the JSON API described at
+<a href="/api/openapi.json">/api/openapi.json</a>.</p>
 </body></html>"""
 
 
-def error_response(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+def error_response(status: int, code: str, message: str, headers: dict | None = None) -> web.Response:
+    return web.json_response(
+        {"error": {"code": code, "message": message}}, status=status, headers=headers
+    )
+
+
+# Engine refusals are 409 (the request conflicts with the game's rules or phase), except these.
+GAME_ERROR_STATUS = {"unknown_player": 404, "not_host": 403, "bad_payload": 400, "bad_name": 400}
 
 
 @web.middleware
@@ -43,11 +71,28 @@ async def errors_as_json(
         return await handler(request)
     except RoomError as e:
         return error_response(e.status, e.code, e.message)
+    except game.GameError as e:
+        return error_response(GAME_ERROR_STATUS.get(e.code, 409), e.code, e.message)
+    except enrollment.EnrollmentError as e:
+        return error_response(422, e.code, e.message)
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, "too_large", "The request is too large.")
+    except web.HTTPException as e:
+        if e.status >= 400 and e.content_type != "application/json":
+            return error_response(e.status, "http_error", e.reason)
+        raise
 
 
 async def read_json(request: web.Request) -> dict:
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        raise RoomError(413, "too_large", "The request is too large.")
+    raw = await request.content.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise RoomError(413, "too_large", "The request is too large.")
+    if not raw.strip():
+        return {}
     try:
-        body = await request.json()
+        body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise RoomError(400, "bad_json", "The request body must be a JSON object.") from None
     if not isinstance(body, dict):
@@ -55,83 +100,218 @@ async def read_json(request: web.Request) -> dict:
     return body
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # the rule openapi.yaml states too
+
+
 def read_name(body: dict) -> str:
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise RoomError(400, "bad_name", "Enter a name.")
-    name = " ".join(name.split())
-    if len(name) > MAX_NAME_LENGTH or not name.isprintable():
-        raise RoomError(400, "bad_name", f"Names are 1 to {MAX_NAME_LENGTH} printable characters.")
-    return name
+    if len(name) > MAX_NAME_LENGTH or CONTROL_CHARACTERS.search(name):
+        raise RoomError(400, "bad_name", f"Names are 1 to {MAX_NAME_LENGTH} characters, without control characters.")
+    return " ".join(name.split())
 
 
-def bearer_key(request: web.Request) -> str:
+def rate_limited(request: web.Request, kind: str) -> None:
+    wait = request.app[LIMITS][kind].allow(request.remote or "unknown")
+    if wait:
+        raise web.HTTPTooManyRequests(
+            headers={"Retry-After": str(int(wait) + 1)},
+            text=json.dumps({"error": {"code": "rate_limited", "message": "Too many requests; wait a moment."}}),
+            content_type="application/json",
+        )
+
+
+async def authenticated(request: web.Request) -> tuple[RoomRecord, PlayerRecord]:
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key:
-        raise RoomError(401, "no_credential", "This action needs the room's host key.")
-    return key
+        raise RoomError(401, "no_credential", "This action needs your player key.")
+    return await request.app[MANAGER].authenticate(request.match_info["room_id"], key.strip())
 
 
-def player_grant(request: web.Request, room: Room, player: Player) -> dict:
-    gateway, settings = request.app[GATEWAY_KEY], request.app[SETTINGS_KEY]
+def player_grant(request: web.Request, record: RoomRecord, player: PlayerRecord, key: str) -> dict:
+    gateway, settings = request.app[GATEWAY], request.app[SETTINGS]
     return {
-        "room_id": room.id,
+        "room_id": record.id,
         "player_id": player.id,
-        "player_key": player.key,
+        "player_key": key,
         "livekit_url": settings.browser_livekit_url,
         "ingest_token": gateway.ingest_token(player.ingest_room, player.id, player.name),
-        "game_token": gateway.game_token(room.game_room, player.id, player.name),
+        "game_token": gateway.game_token(record.game_room, player.id, player.name),
     }
 
 
+def views(request: web.Request, record: RoomRecord, player_id: str) -> dict:
+    state = game.GameState.from_dict(record.game)
+    now = request.app[MANAGER].now()
+    return {"public": game.public_view(state, now), "private": game.private_view(state, player_id)}
+
+
+# --- handlers -------------------------------------------------------------------------------
+
+
 async def create_room(request: web.Request) -> web.Response:
+    rate_limited(request, "create")
     name = read_name(await read_json(request))
-    room, host = request.app[REGISTRY_KEY].create(name, now=time.time())
-    settings = request.app[SETTINGS_KEY]
+    record, host, key = await request.app[MANAGER].create_room(name)
+    settings = request.app[SETTINGS]
     body = {
-        "invite_url": f"{settings.public_url}/join/{room.id}?invite={room.invite_code}",
-        "invite_code": room.invite_code,
-        "host_key": room.host_key,
-        **player_grant(request, room, host),
+        "invite_url": f"{settings.public_url}/join/{record.id}?invite={record.invite_code}",
+        "invite_code": record.invite_code,
+        "invite_expires_at": record.invite_expires_at,
+        **player_grant(request, record, host, key),
     }
     return web.json_response(body, status=201)
 
 
 async def join_room(request: web.Request) -> web.Response:
+    rate_limited(request, "join")
     body = await read_json(request)
     name = read_name(body)
     invite = body.get("invite")
-    if not isinstance(invite, str):
+    if not isinstance(invite, str) or not invite:
         raise RoomError(400, "bad_invite", "This invite link is not valid for this room.")
-    room, player = request.app[REGISTRY_KEY].join(
-        request.match_info["room_id"], invite, name, now=time.time()
-    )
-    return web.json_response(player_grant(request, room, player), status=201)
+    record, player, key = await request.app[MANAGER].join(request.match_info["room_id"], invite, name)
+    return web.json_response(player_grant(request, record, player, key), status=201)
 
 
 async def room_state(request: web.Request) -> web.Response:
-    return web.json_response(request.app[REGISTRY_KEY].get(request.match_info["room_id"]).public_state())
+    manager = request.app[MANAGER]
+    record = await manager.get(request.match_info["room_id"])
+    return web.json_response(game.public_view(game.GameState.from_dict(record.game), manager.now()))
+
+
+async def my_view(request: web.Request) -> web.Response:
+    record, player = await authenticated(request)
+    return web.json_response(views(request, record, player.id))
+
+
+async def act(request: web.Request, make_action: Callable[[str, dict], object]) -> web.Response:
+    record, player = await authenticated(request)
+    action = make_action(player.id, await read_json(request))
+    record, _ = await request.app[MANAGER].act(record.id, action)
+    return web.json_response(views(request, record, player.id))
+
+
+def bool_field(body: dict, name: str) -> bool:
+    value = body.get(name)
+    if not isinstance(value, bool):
+        raise RoomError(400, "bad_payload", f"'{name}' must be true or false.")
+    return value
+
+
+def str_field(body: dict, name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise RoomError(400, "bad_payload", f"'{name}' must be a non-empty string.")
+    return value
+
+
+async def set_ready(request: web.Request) -> web.Response:
+    return await act(request, lambda who, body: game.SetReady(who, bool_field(body, "ready")))
 
 
 async def start_game(request: web.Request) -> web.Response:
-    registry, settings = request.app[REGISTRY_KEY], request.app[SETTINGS_KEY]
-    room = registry.start(
-        request.match_info["room_id"], bearer_key(request), settings.swap_plugin, request.app[RNG_KEY]
+    return await act(request, lambda who, body: game.Start(who))
+
+
+async def kick_player(request: web.Request) -> web.Response:
+    return await act(request, lambda who, body: game.Kick(who, str_field(body, "player_id")))
+
+
+async def update_settings(request: web.Request) -> web.Response:
+    def action(who: str, body: dict) -> object:
+        if not isinstance(body.get("settings"), dict):
+            raise RoomError(400, "bad_payload", "'settings' must be an object.")
+        return game.UpdateSettings(who, body["settings"])
+
+    return await act(request, action)
+
+
+async def leave_room(request: web.Request) -> web.Response:
+    record, player = await authenticated(request)
+    await request.app[MANAGER].act(record.id, game.Leave(player.id))
+    return web.json_response({"room_id": record.id, "left": True})
+
+
+async def end_room(request: web.Request) -> web.Response:
+    record, player = await authenticated(request)
+    state = game.GameState.from_dict(record.game)
+    if state.host_id != player.id:
+        raise RoomError(403, "not_host", "Only the host can end the room.")
+    await request.app[MANAGER].end_room(record.id)
+    return web.json_response({"room_id": record.id, "state": "ended"})
+
+
+async def upload_enrollment(request: web.Request) -> web.Response:
+    record, player = await authenticated(request)
+    manager, settings, gateway = request.app[MANAGER], request.app[SETTINGS], request.app[GATEWAY]
+    if game.GameState.from_dict(record.game).phase != game.Phase.LOBBY:
+        # Refused before reading the upload: enrollment only ever changes in the lobby.
+        raise RoomError(409, "wrong_phase", "Enrollment can only change in the lobby.")
+    parts = await read_parts(
+        request, {"photo": enrollment.MAX_PHOTO_BYTES, "voice": enrollment.MAX_VOICE_BYTES}
     )
-    assert room.plan is not None
     try:
-        await request.app[GATEWAY_KEY].start_media(room.plan)
+        live_frame = await grab_live_frame(
+            settings.livekit_url,
+            gateway.camera_check_token(player.ingest_room),
+            player.id,
+            settings.camera_wait_s,
+        )
+    except CameraNotLive:
+        raise RoomError(
+            409,
+            "camera_not_live",
+            "Turn on your camera first: we check that the photo shows the person on it.",
+        ) from None
+    validated = await asyncio.to_thread(
+        enrollment.validate_enrollment, parts["photo"], parts["voice"], live_frame
+    )
+    plugin = load_plugin(settings.swap_plugin)
+    profile = await asyncio.to_thread(plugin.prepare, validated.enrollment)
+    store = manager.biometrics
+    store.put(record.id, player.id, "photo", parts["photo"])
+    store.put(record.id, player.id, "voice", parts["voice"])
+    store.put(record.id, player.id, f"profile-{plugin.name}", profile)
+    record, _ = await manager.act(record.id, game.SetEnrolled(player.id, True))
+    return web.json_response(
+        {
+            "enrolled": True,
+            "speech_seconds": round(validated.speech_seconds, 1),
+            **views(request, record, player.id),
+        }
+    )
+
+
+async def delete_my_data(request: web.Request) -> web.Response:
+    record, player = await authenticated(request)
+    manager = request.app[MANAGER]
+    manager.biometrics.delete_player(record.id, player.id)
+    state = game.GameState.from_dict(record.game)
+    if state.players[player.id].enrolled:
+        await manager.act(record.id, game.SetEnrolled(player.id, False))
+    return web.json_response({"room_id": record.id, "deleted": True})
+
+
+async def livekit_webhook(request: web.Request) -> web.Response:
+    """LiveKit's webhooks, accepted only with a valid signature (a JWT over the body's hash)."""
+    settings = request.app[SETTINGS]
+    body = (await request.content.read(MAX_JSON_BYTES + 1)).decode(errors="replace")
+    receiver = api.WebhookReceiver(api.TokenVerifier(settings.livekit_api_key, settings.livekit_api_secret))
+    try:
+        event = receiver.receive(body, request.headers.get("Authorization", ""))
     except Exception:
-        logger.exception("could not start media for room %s", room.id)
-        room.state, room.plan = "lobby", None  # nothing half-starts: the host can retry
-        raise RoomError(503, "media_unavailable", "The game could not start; try again.") from None
-    return web.json_response(room.public_state())
+        raise RoomError(401, "bad_signature", "The webhook signature is not valid.") from None
+    if event.event == "participant_left" and event.room.name.startswith("game-"):
+        request.app[GAME_MASTER].participant_left(
+            event.room.name.removeprefix("game-"), event.participant.kind
+        )
+    return web.json_response({"ok": True})
 
 
-async def end_game(request: web.Request) -> web.Response:
-    room = request.app[REGISTRY_KEY].end(request.match_info["room_id"], bearer_key(request))
-    await request.app[GATEWAY_KEY].end_media(room.game_room)
-    return web.json_response({"room_id": room.id, "state": "ended"})
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI])
 
 
 async def health(_: web.Request) -> web.Response:
@@ -142,22 +322,76 @@ async def index(_: web.Request) -> web.Response:
     return web.Response(text=STATUS_PAGE, content_type="text/html")
 
 
-def create_app(settings: RoomServiceSettings, rng: random.Random | None = None) -> web.Application:
-    app = web.Application(middlewares=[errors_as_json], client_max_size=1024**2)
-    app[SETTINGS_KEY] = settings
-    app[REGISTRY_KEY] = RoomRegistry(settings.max_players)
-    app[GATEWAY_KEY] = LiveKitGateway(settings)
-    app[RNG_KEY] = rng or random.SystemRandom()
+# --- assembly -------------------------------------------------------------------------------
+
+
+def load_openapi() -> dict:
+    return yaml.safe_load(resources.files(__package__).joinpath("openapi.yaml").read_text())
+
+
+def create_app(
+    settings: RoomServiceSettings,
+    rng: random.Random | None = None,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_JSON_BYTES)
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    manager = RoomManager(
+        SqliteRoomStore(data_dir / "rooms.sqlite3"),
+        BiometricStore(data_dir / "biometrics"),
+        settings,
+        clock=clock,
+        rng=rng,
+    )
+    gateway = LiveKitGateway(settings)
+    app[SETTINGS] = settings
+    app[MANAGER] = manager
+    app[GATEWAY] = gateway
+    app[GAME_MASTER] = GameMaster(manager, gateway, settings.swap_plugin, settings.livekit_url)
+    app[LIMITS] = {
+        "create": RateLimiter(settings.create_rate_per_minute, time.monotonic),
+        "join": RateLimiter(settings.join_rate_per_minute, time.monotonic),
+    }
+    app[OPENAPI] = load_openapi()
+
     app.router.add_get("/", index)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/api/openapi.json", openapi_document)
     app.router.add_post("/api/rooms", create_room)
     app.router.add_get("/api/rooms/{room_id}", room_state)
     app.router.add_post("/api/rooms/{room_id}/join", join_room)
+    app.router.add_get("/api/rooms/{room_id}/me", my_view)
+    app.router.add_put("/api/rooms/{room_id}/enrollment", upload_enrollment)
+    app.router.add_delete("/api/rooms/{room_id}/enrollment", delete_my_data)
+    app.router.add_post("/api/rooms/{room_id}/ready", set_ready)
+    app.router.add_post("/api/rooms/{room_id}/settings", update_settings)
     app.router.add_post("/api/rooms/{room_id}/start", start_game)
-    app.router.add_post("/api/rooms/{room_id}/end", end_game)
+    app.router.add_post("/api/rooms/{room_id}/kick", kick_player)
+    app.router.add_post("/api/rooms/{room_id}/leave", leave_room)
+    app.router.add_post("/api/rooms/{room_id}/end", end_room)
+    app.router.add_post("/api/livekit/webhook", livekit_webhook)
 
-    async def close_gateway(app: web.Application) -> None:
-        await app[GATEWAY_KEY].aclose()
+    async def start_background(app: web.Application) -> None:
+        await app[GAME_MASTER].restore()
+        app[EXPIRY_TASK] = asyncio.create_task(sweep_expired(manager))
 
-    app.on_cleanup.append(close_gateway)
+    async def stop_background(app: web.Application) -> None:
+        app[EXPIRY_TASK].cancel()
+        await app[GAME_MASTER].aclose()
+        await gateway.aclose()
+        await manager.store.aclose()
+
+    app.on_startup.append(start_background)
+    app.on_cleanup.append(stop_background)
     return app
+
+
+async def sweep_expired(manager: RoomManager) -> None:
+    while True:
+        try:
+            await manager.expire_rooms()
+        except Exception:
+            logger.exception("expiry sweep failed")
+        await asyncio.sleep(EXPIRY_SWEEP_S)

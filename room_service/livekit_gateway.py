@@ -67,6 +67,31 @@ class LiveKitGateway:
             ),
         )
 
+    def game_master_token(self, room: str, identity: str) -> str:
+        """The room service in a game room: sends data and answers RPCs, no media."""
+        return self._token(
+            identity,
+            "Game master",
+            api.VideoGrants(
+                room_join=True, room=room, can_publish=False, can_subscribe=False, can_publish_data=True
+            ),
+        )
+
+    def camera_check_token(self, ingest_room: str) -> str:
+        """Hidden and subscribe-only in a player's ingest room, to take one frame for the consent check."""
+        return self._token(
+            "bodyswap-consent",
+            "bodyswap",
+            api.VideoGrants(
+                room_join=True,
+                room=ingest_room,
+                can_publish=False,
+                can_subscribe=True,
+                can_publish_data=False,
+                hidden=True,
+            ),
+        )
+
     async def start_media(self, plan: MediaPlan) -> None:
         """Create the game room and dispatch one agent job to it with the plan."""
         await self.lk.room.create_room(

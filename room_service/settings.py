@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,8 +41,31 @@ class RoomServiceSettings(BaseSettings):
         validation_alias="BODYSWAP_SWAP_PLUGIN",
         description="Swap plugin new rooms run (an entry point of group bodyswap.plugins)",
     )
-    token_ttl_minutes: int = Field(60, validation_alias="BODYSWAP_TOKEN_TTL_MINUTES", gt=0)
-    max_players: int = Field(8, validation_alias="BODYSWAP_MAX_PLAYERS", ge=2)
+    token_ttl_minutes: int = Field(
+        60,
+        validation_alias="BODYSWAP_TOKEN_TTL_MINUTES",
+        gt=0,
+        description="Lifetime of players' LiveKit tokens; never longer than the room itself",
+    )
+    invite_ttl_minutes: int = Field(120, validation_alias="BODYSWAP_INVITE_TTL_MINUTES", gt=0)
+    room_ttl_minutes: int = Field(
+        240,
+        validation_alias="BODYSWAP_ROOM_TTL_MINUTES",
+        gt=0,
+        description="A room and all its data are deleted this long after creation",
+    )
+    data_dir: Path = Field(
+        Path(".run/room_service"),
+        validation_alias="BODYSWAP_DATA_DIR",
+        description="SQLite database and the per-room biometric store (owner-only permissions)",
+    )
+    create_rate_per_minute: int = Field(10, validation_alias="BODYSWAP_CREATE_RATE_PER_MINUTE", gt=0)
+    join_rate_per_minute: int = Field(30, validation_alias="BODYSWAP_JOIN_RATE_PER_MINUTE", gt=0)
+    camera_wait_s: float = Field(
+        10.0,
+        validation_alias="BODYSWAP_CAMERA_WAIT_S",
+        description="How long enrollment waits for a frame of the player's live camera",
+    )
 
     @property
     def browser_livekit_url(self) -> str:

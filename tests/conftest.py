@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -36,8 +38,11 @@ def agent_worker(
     stop_process(worker.process)
 
 
-def room_service_settings(server: LiveKitServer, port: int) -> RoomServiceSettings:
+def room_service_settings(server: LiveKitServer, port: int, data_dir) -> RoomServiceSettings:
     return RoomServiceSettings(
+        BODYSWAP_DATA_DIR=data_dir,
+        BODYSWAP_CREATE_RATE_PER_MINUTE=10_000,
+        BODYSWAP_JOIN_RATE_PER_MINUTE=10_000,
         BODYSWAP_ROOM_SERVICE_PORT=port,
         BODYSWAP_PUBLIC_URL=f"http://127.0.0.1:{port}",
         LIVEKIT_URL=server.url,
@@ -48,15 +53,30 @@ def room_service_settings(server: LiveKitServer, port: int) -> RoomServiceSettin
     )
 
 
-@pytest_asyncio.fixture(loop_scope="session", scope="session")
-async def room_service(livekit_server: LiveKitServer) -> str:
-    """The room service on a free port, in this process; yields its base URL."""
-    port = free_port()
-    app = create_app(room_service_settings(livekit_server, port), rng=random.Random(7))
-    runner = web.AppRunner(app)
+async def serve(settings: RoomServiceSettings) -> web.AppRunner:
+    runner = web.AppRunner(create_app(settings, rng=random.Random(7)))
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}"
+    await web.TCPSite(runner, "127.0.0.1", settings.port).start()
+    return runner
+
+
+@dataclass
+class RunningRoomService:
+    url: str
+    data_dir: Path
+
+    def biometric_files(self, room_id: str) -> list[Path]:
+        room = self.data_dir / "biometrics" / room_id
+        return sorted(p for p in room.rglob("*") if p.is_file()) if room.exists() else []
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="session")
+async def room_service(livekit_server: LiveKitServer, tmp_path_factory) -> RunningRoomService:
+    """The room service on a free port, in this process."""
+    port = free_port()
+    data_dir = tmp_path_factory.mktemp("rooms")
+    runner = await serve(room_service_settings(livekit_server, port, data_dir))
+    yield RunningRoomService(f"http://127.0.0.1:{port}", data_dir)
     await runner.cleanup()
 
 

@@ -1,20 +1,22 @@
-"""The room service's HTTP API against a real livekit-server: tokens, errors, start and end."""
+"""The room service's HTTP API against a real livekit-server: tokens, refusals, data deletion."""
 
-import random
+import base64
+import hashlib
+import json
 
 import pytest
-from aiohttp import web
 from livekit import api
 
-from room_service.app import create_app
-from tests.conftest import room_service_settings
+from tests.conftest import room_service_settings, serve
 from tests.support.livekit_server import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def call(http, method, url, body=None, key=None, raw=None):
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+async def call(http, method, url, body=None, key=None, raw=None, headers=None):
+    headers = dict(headers or {})
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
     async with http.request(method, url, json=body, data=raw, headers=headers) as response:
         return response.status, await response.json()
 
@@ -25,11 +27,26 @@ async def create(http, base, name="Ann"):
     return room
 
 
+async def join(http, base, room, name):
+    status, grant = await call(
+        http, "POST", f"{base}/api/rooms/{room['room_id']}/join", {"name": name, "invite": room["invite_code"]}
+    )
+    assert status == 201, grant
+    return grant
+
+
+def refusal(result, status, code):
+    got_status, payload = result
+    assert (got_status, payload["error"]["code"]) == (status, code), payload
+    assert payload["error"]["message"]
+
+
 async def test_a_player_gets_a_publish_only_ingest_token_and_a_watch_only_game_token(
     http, room_service, livekit_server
 ):
-    room = await create(http, room_service)
-    assert room["invite_url"].startswith(f"{room_service}/join/{room['room_id']}?invite=")
+    room = await create(http, room_service.url)
+    assert room["invite_url"].startswith(f"{room_service.url}/join/{room['room_id']}?invite=")
+    assert len(room["invite_code"]) >= 22  # 128 random bits, base64url
     verifier = api.TokenVerifier(livekit_server.api_key, livekit_server.api_secret)
     ingest = verifier.verify(room["ingest_token"]).video
     game = verifier.verify(room["game_token"]).video
@@ -37,21 +54,18 @@ async def test_a_player_gets_a_publish_only_ingest_token_and_a_watch_only_game_t
     assert ingest.can_publish and not ingest.can_subscribe and not ingest.can_publish_data
     assert sorted(ingest.can_publish_sources) == ["camera", "microphone"]
     assert game.room == f"game-{room['room_id']}"
-    assert game.can_subscribe and not game.can_publish
+    assert game.can_subscribe and not game.can_publish and game.can_publish_data
     assert verifier.verify(room["game_token"]).identity == room["player_id"]
 
 
 async def test_public_state_names_players_and_reveals_no_credentials(http, room_service):
-    room = await create(http, room_service)
-    await call(
-        http, "POST", f"{room_service}/api/rooms/{room['room_id']}/join",
-        {"name": "  Bo   Bee ", "invite": room["invite_code"]},
-    )
-    status, state = await call(http, "GET", f"{room_service}/api/rooms/{room['room_id']}")
-    assert status == 200
-    assert state["players"] == [{"name": "Ann"}, {"name": "Bo Bee"}]
-    text = str(state)
-    for secret in (room["host_key"], room["invite_code"], room["player_id"], room["player_key"]):
+    room = await create(http, room_service.url)
+    bo = await join(http, room_service.url, room, "  Bo   Bee ")
+    status, state = await call(http, "GET", f"{room_service.url}/api/rooms/{room['room_id']}")
+    assert status == 200 and state["phase"] == "lobby"
+    assert [p["name"] for p in state["players"]] == ["Ann", "Bo Bee"]
+    text = json.dumps(state)
+    for secret in (room["player_key"], room["invite_code"], bo["player_key"], room["ingest_token"]):
         assert secret not in text
 
 
@@ -67,64 +81,143 @@ async def test_public_state_names_players_and_reveals_no_credentials(http, room_
     ],
 )
 async def test_malformed_requests_get_a_clear_400(http, room_service, body, raw, code):
-    status, payload = await call(http, "POST", f"{room_service}/api/rooms", body, raw=raw)
-    assert status == 400
-    assert payload["error"]["code"] == code and payload["error"]["message"]
+    refusal(await call(http, "POST", f"{room_service.url}/api/rooms", body, raw=raw), 400, code)
 
 
-async def test_an_oversized_request_is_refused(http, room_service):
-    async with http.post(f"{room_service}/api/rooms", data=b"x" * (2 * 1024**2)) as response:
-        assert response.status == 413
+async def test_an_oversized_request_is_refused_before_it_is_read(http, room_service):
+    big = json.dumps({"name": "x" * 200_000}).encode()
+    refusal(await call(http, "POST", f"{room_service.url}/api/rooms", raw=big), 413, "too_large")
 
 
-async def test_joining_with_a_wrong_invite_is_refused_and_adds_nobody(http, room_service):
-    room = await create(http, room_service)
-    url = f"{room_service}/api/rooms/{room['room_id']}"
-    status, payload = await call(http, "POST", f"{url}/join", {"name": "Eve", "invite": "guess"})
-    assert (status, payload["error"]["code"]) == (403, "bad_invite")
+async def test_a_wrong_or_missing_invite_is_refused_and_adds_nobody(http, room_service):
+    room = await create(http, room_service.url)
+    url = f"{room_service.url}/api/rooms/{room['room_id']}"
+    refusal(await call(http, "POST", f"{url}/join", {"name": "Eve", "invite": "guess"}), 403, "bad_invite")
+    refusal(await call(http, "POST", f"{url}/join", {"name": "Eve"}), 400, "bad_invite")
     assert [p["name"] for p in (await call(http, "GET", url))[1]["players"]] == ["Ann"]
 
 
-async def test_start_needs_the_host_key_and_two_players(http, room_service):
-    room = await create(http, room_service)
-    url = f"{room_service}/api/rooms/{room['room_id']}"
-    assert (await call(http, "POST", f"{url}/start"))[0] == 401
-    assert (await call(http, "POST", f"{url}/start", key=room["player_key"]))[0] == 403
-    status, payload = await call(http, "POST", f"{url}/start", key=room["host_key"])
-    assert (status, payload["error"]["code"]) == (409, "not_enough_players")
+async def test_actions_need_a_valid_player_key_and_host_rights(http, room_service):
+    room = await create(http, room_service.url)
+    bo = await join(http, room_service.url, room, "Bo")
+    url = f"{room_service.url}/api/rooms/{room['room_id']}"
+    refusal(await call(http, "POST", f"{url}/start"), 401, "no_credential")
+    refusal(await call(http, "POST", f"{url}/start", key="guess"), 403, "bad_credential")
+    refusal(await call(http, "POST", f"{url}/start", key=bo["player_key"]), 403, "not_host")
+    refusal(await call(http, "POST", f"{url}/kick", {"player_id": room["player_id"]}, key=bo["player_key"]), 403, "not_host")
+    refusal(await call(http, "POST", f"{url}/end", key=bo["player_key"]), 403, "not_host")
+    # The host with too few, unenrolled players: refused, nothing changes.
+    status, payload = await call(http, "POST", f"{url}/start", key=room["player_key"])
+    assert status == 409, payload
+    assert (await call(http, "GET", url))[1]["phase"] == "lobby"
 
 
-async def test_start_when_livekit_is_down_fails_cleanly_and_can_be_retried(http, livekit_server):
-    port = free_port()
-    settings = room_service_settings(livekit_server, port)
-    settings.livekit_url = f"ws://127.0.0.1:{free_port()}"  # nothing listens there
-    runner = web.AppRunner(create_app(settings, rng=random.Random(0)))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+async def test_ready_is_idempotent_and_needs_a_boolean(http, room_service):
+    room = await create(http, room_service.url)
+    url = f"{room_service.url}/api/rooms/{room['room_id']}"
+    refusal(await call(http, "POST", f"{url}/ready", {"ready": "yes"}, key=room["player_key"]), 400, "bad_payload")
+    status, payload = await call(http, "POST", f"{url}/ready", {"ready": True}, key=room["player_key"])
+    if status == 200:  # ready without enrollment may be allowed or refused; twice is the same
+        again = await call(http, "POST", f"{url}/ready", {"ready": True}, key=room["player_key"])
+        assert again == (status, payload) or again[1]["public"] == payload["public"]
+    else:
+        assert (await call(http, "POST", f"{url}/ready", {"ready": True}, key=room["player_key"]))[0] == status
+
+
+async def test_settings_are_validated_by_the_host_only(http, room_service):
+    room = await create(http, room_service.url)
+    bo = await join(http, room_service.url, room, "Bo")
+    url = f"{room_service.url}/api/rooms/{room['room_id']}"
+    status, payload = await call(http, "POST", f"{url}/settings", {"settings": {"rounds": 2}}, key=room["player_key"])
+    assert status == 200 and payload["public"]["settings"]["rounds"] == 2
+    refusal(await call(http, "POST", f"{url}/settings", {"settings": {"rounds": 99}}, key=room["player_key"]), 409, "invalid_setting")
+    refusal(await call(http, "POST", f"{url}/settings", {"settings": {"rounds": 2}}, key=bo["player_key"]), 403, "not_host")
+    refusal(await call(http, "POST", f"{url}/settings", {"settings": 3}, key=room["player_key"]), 400, "bad_payload")
+
+
+async def test_enrollment_upload_is_checked_before_any_face_or_voice_work(http, room_service):
+    room = await create(http, room_service.url)
+    url = f"{room_service.url}/api/rooms/{room['room_id']}/enrollment"
+    key = room["player_key"]
+    refusal(await call(http, "PUT", url, raw=b"{}", key=key, headers={"Content-Type": "application/json"}), 415, "not_multipart")
+
+    async def upload(parts: dict[str, bytes]):
+        import aiohttp
+
+        form = aiohttp.FormData()
+        for name, data in parts.items():
+            form.add_field(name, data, filename=name)
+        async with http.put(url, data=form, headers={"Authorization": f"Bearer {key}"}) as response:
+            return response.status, await response.json()
+
+    refusal(await upload({"photo": b"x"}), 400, "bad_upload")
+    refusal(await upload({"photo": b"x", "voice": b"y", "extra": b"z"}), 400, "bad_upload")
+    refusal(await upload({"photo": b"x" * (11 * 1024 * 1024), "voice": b"y"}), 413, "too_large")
+    # Well-formed, but this player publishes no camera: nothing to check the photo against.
+    refusal(await upload({"photo": b"x", "voice": b"y"}), 409, "camera_not_live")
+
+
+async def test_leaving_revokes_the_key(http, room_service):
+    room = await create(http, room_service.url)
+    bo = await join(http, room_service.url, room, "Bo")
+    url = f"{room_service.url}/api/rooms/{room['room_id']}"
+    assert (await call(http, "POST", f"{url}/leave", key=bo["player_key"]))[0] == 200
+    refusal(await call(http, "GET", f"{url}/me", key=bo["player_key"]), 403, "bad_credential")
+    assert [p["name"] for p in (await call(http, "GET", url))[1]["players"]] == ["Ann"]
+
+
+async def test_ending_a_room_deletes_its_livekit_room_and_its_record(http, room_service, livekit_server):
+    room = await create(http, room_service.url)
+    url = f"{room_service.url}/api/rooms/{room['room_id']}"
+    lk = api.LiveKitAPI(livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret)
+    names = lambda rooms: [r.name for r in rooms.rooms]  # noqa: E731
     try:
-        base = f"http://127.0.0.1:{port}"
-        room = await create(http, base)
-        url = f"{base}/api/rooms/{room['room_id']}"
-        await call(http, "POST", f"{url}/join", {"name": "Bo", "invite": room["invite_code"]})
-        status, payload = await call(http, "POST", f"{url}/start", key=room["host_key"])
-        assert (status, payload["error"]["code"]) == (503, "media_unavailable")
-        state = (await call(http, "GET", url))[1]
-        assert state["state"] == "lobby" and len(state["players"]) == 2
+        for _ in range(50):  # the game master joins the game room in the background
+            if f"game-{room['room_id']}" in names(await lk.room.list_rooms(api.ListRoomsRequest())):
+                break
+            await __import__("asyncio").sleep(0.1)
+        assert f"game-{room['room_id']}" in names(await lk.room.list_rooms(api.ListRoomsRequest()))
+        assert (await call(http, "POST", f"{url}/end", key=room["player_key"]))[0] == 200
+        assert f"game-{room['room_id']}" not in names(await lk.room.list_rooms(api.ListRoomsRequest()))
+    finally:
+        await lk.aclose()
+    refusal(await call(http, "GET", url), 404, "room_not_found")
+
+
+async def test_creating_rooms_is_rate_limited_per_client(http, livekit_server, tmp_path):
+    settings = room_service_settings(livekit_server, free_port(), tmp_path)
+    settings.create_rate_per_minute = 2
+    runner = await serve(settings)
+    try:
+        base = f"http://127.0.0.1:{settings.port}"
+        for _ in range(2):
+            await create(http, base)
+        async with http.post(f"{base}/api/rooms", json={"name": "Cy"}) as response:
+            assert response.status == 429 and int(response.headers["Retry-After"]) >= 1
+            assert (await response.json())["error"]["code"] == "rate_limited"
     finally:
         await runner.cleanup()
 
 
-async def test_ending_a_game_deletes_its_livekit_room_and_the_room_record(http, room_service, livekit_server):
-    room = await create(http, room_service)
-    url = f"{room_service}/api/rooms/{room['room_id']}"
-    await call(http, "POST", f"{url}/join", {"name": "Bo", "invite": room["invite_code"]})
-    assert (await call(http, "POST", f"{url}/start", key=room["host_key"]))[0] == 200
-    lk = api.LiveKitAPI(livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret)
-    try:
-        names = lambda rooms: [r.name for r in rooms.rooms]  # noqa: E731
-        assert f"game-{room['room_id']}" in names(await lk.room.list_rooms(api.ListRoomsRequest()))
-        assert (await call(http, "POST", f"{url}/end", key=room["host_key"]))[0] == 200
-        assert f"game-{room['room_id']}" not in names(await lk.room.list_rooms(api.ListRoomsRequest()))
-    finally:
-        await lk.aclose()
-    assert (await call(http, "GET", url))[0] == 404
+async def test_livekit_webhooks_need_a_valid_signature(http, room_service, livekit_server):
+    url = f"{room_service.url}/api/livekit/webhook"
+    body = json.dumps({"event": "room_started", "room": {"name": "game-x"}})
+    digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+
+    def signed(secret: str) -> str:
+        return api.AccessToken(livekit_server.api_key, secret).with_sha256(digest).to_jwt()
+
+    headers = {"Content-Type": "application/webhook+json"}
+    refusal(await call(http, "POST", url, raw=body.encode(), headers=headers), 401, "bad_signature")
+    forged = {**headers, "Authorization": signed("not-the-secret-of-this-server-0123456789")}
+    refusal(await call(http, "POST", url, raw=body.encode(), headers=forged), 401, "bad_signature")
+    tampered = {**headers, "Authorization": signed(livekit_server.api_secret)}
+    refusal(await call(http, "POST", url, raw=body.replace("x", "y").encode(), headers=tampered), 401, "bad_signature")
+    good = {**headers, "Authorization": signed(livekit_server.api_secret)}
+    assert (await call(http, "POST", url, raw=body.encode(), headers=good))[0] == 200
+
+
+async def test_the_openapi_document_is_served(http, room_service):
+    status, doc = await call(http, "GET", f"{room_service.url}/api/openapi.json")
+    assert status == 200 and doc["openapi"].startswith("3.")
+    assert "/api/rooms/{room_id}/enrollment" in doc["paths"]

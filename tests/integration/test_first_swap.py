@@ -1,8 +1,9 @@
 """The first vertical slice, end to end on a real livekit-server with the real agent worker.
 
-Two players each publish a webcam clip and a voice into their private ingest room; the room service
-starts the game; the agent wears each player's media as the other's body (passthrough plugin); each
-player must receive the other player's camera and voice on the body they see, and nothing raw.
+Three players join, enroll from the shared media (passing the consent check against their own live
+camera), get ready, and the host starts. Each publishes a webcam clip and a voice into their
+private ingest room; the agent wears each player's media as another player's body (passthrough
+plugin). Every body must show and sound like its driver to the other players, and nothing raw.
 """
 
 from __future__ import annotations
@@ -16,60 +17,69 @@ import pytest_asyncio
 from livekit import api, rtc
 
 from tests.support.analysis import best_frame_match, peak_normalized_xcorr, rms, thumbnail
-from tests.support.media import load_clip, load_voice, media_players, utterances
-from tests.support.player import AUDIO_RATE, TestPlayer
+from tests.support.media import enrollment_upload, load_clip, load_voice, media_players, utterances
+from tests.support.player import AUDIO_RATE, CAMERA_FPS, TestPlayer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
-FLOW_SECONDS = 12.0  # media must flow both ways for at least 10 s
+FLOW_SECONDS = 12.0  # media must flow for at least 10 s
 CLIP_SECONDS = 30.0
+PLAYERS = 3
 
 
-async def post(http: aiohttp.ClientSession, url: str, body: dict, key: str | None = None) -> dict:
+async def call(http: aiohttp.ClientSession, url: str, body: dict | None = None, key: str | None = None):
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    async with http.post(url, json=body, headers=headers) as response:
+    async with http.post(url, json=body or {}, headers=headers) as response:
         payload = await response.json()
         assert response.status in (200, 201), payload
         return payload
 
 
-async def make_players(http, room_service) -> tuple[TestPlayer, TestPlayer, dict]:
-    sources = media_players()[:2]
+async def enroll(http, base: str, player: TestPlayer, upload: tuple[bytes, bytes]) -> None:
+    form = aiohttp.FormData()
+    form.add_field("photo", upload[0], filename="photo.jpg", content_type="image/jpeg")
+    form.add_field("voice", upload[1], filename="voice.wav", content_type="audio/wav")
+    url = f"{base}/api/rooms/{player.grant['room_id']}/enrollment"
+    headers = {"Authorization": f"Bearer {player.grant['player_key']}"}
+    async with http.put(url, data=form, headers=headers) as response:
+        assert response.status == 200, await response.text()
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def game(http, room_service, agent_worker):
+    base = room_service.url
+    sources = media_players()[:PLAYERS]
     loop = asyncio.get_running_loop()
     clips = [await loop.run_in_executor(None, load_clip, p.video, CLIP_SECONDS) for p in sources]
     voices = [
         await loop.run_in_executor(None, load_voice, utterances(p)[p.enroll_utterances :])
         for p in sources
     ]
-    host = await post(http, f"{room_service}/api/rooms", {"name": "Alice"})
-    guest = await post(
-        http,
-        f"{room_service}/api/rooms/{host['room_id']}/join",
-        {"name": "Bob", "invite": host["invite_code"]},
-    )
-    alice = TestPlayer("Alice", host, clips[0], voices[0])
-    bob = TestPlayer("Bob", guest, clips[1], voices[1])
-    return alice, bob, host
-
-
-@pytest_asyncio.fixture(loop_scope="session", scope="module")
-async def game(http, room_service, agent_worker):
-    alice, bob, host = await make_players(http, room_service)
-    for player in (alice, bob):
+    uploads = [await loop.run_in_executor(None, enrollment_upload, p, c) for p, c in zip(sources, clips)]
+    names = ["Alice", "Bob", "Cleo"]
+    host = await call(http, f"{base}/api/rooms", {"name": names[0]})
+    grants = [host] + [
+        await call(http, f"{base}/api/rooms/{host['room_id']}/join", {"name": n, "invite": host["invite_code"]})
+        for n in names[1:]
+    ]
+    players = [TestPlayer(n, g, c, v) for n, g, c, v in zip(names, grants, clips, voices)]
+    for player, upload in zip(players, uploads):
         await player.join()
         await player.publish_camera_and_microphone()
-    await post(http, f"{room_service}/api/rooms/{host['room_id']}/start", {}, key=host["host_key"])
-    yield alice, bob
-    await alice.leave()
-    await bob.leave()
-    await post(http, f"{room_service}/api/rooms/{host['room_id']}/end", {}, key=host["host_key"])
+        await enroll(http, base, player, upload)
+        await call(http, f"{base}/api/rooms/{host['room_id']}/ready", {"ready": True}, key=player.grant["player_key"])
+    await call(http, f"{base}/api/rooms/{host['room_id']}/start", key=host["player_key"])
+    yield players
+    for player in players:
+        await player.leave()
+    await call(http, f"{base}/api/rooms/{host['room_id']}/end", key=host["player_key"])
 
 
-async def wait_for(condition, timeout_s: float, what: str) -> None:
+async def wait_for(condition, timeout_s: float, what) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not condition():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
         await asyncio.sleep(0.1)
 
 
@@ -82,72 +92,96 @@ def live_frames(recording, clip) -> list[np.ndarray]:
     ]
 
 
-async def test_each_player_receives_the_other_players_media_as_their_body(game, agent_worker):
-    alice, bob = game
-    # Alice wears Bob's body and Bob wears Alice's: each sees the other's camera on their own body.
-    worn = {"Bob": (alice, bob), "Alice": (bob, alice)}  # body name -> (driver, viewer)
+def loudest_segments(samples: np.ndarray, count: int = 8) -> list[np.ndarray]:
+    """The loudest half seconds: where the voice is, not the pauses between sentences."""
+    half = AUDIO_RATE // 2
+    segments = [samples[i : i + half] for i in range(0, len(samples) - half, half)]
+    return sorted(segments, key=rms, reverse=True)[:count]
+
+
+def voice_match(received: np.ndarray, voice: np.ndarray) -> float:
+    """How verbatim the received audio is in a sent voice: the best of the loudest short
+    segments, because under CPU load the receiver's jitter buffer stretches time here and there
+    (and conceals lost packets), which breaks sample alignment over longer stretches."""
+    return max(peak_normalized_xcorr(segment, voice) for segment in loudest_segments(received))
+
+
+async def test_every_body_shows_and_sounds_like_its_driver_to_the_other_players(game, agent_worker):
+    players = game
+    await wait_for(lambda: all(p.wearing for p in players), 30, "everyone to be told their body")
+    # Each body is checked by its owner: the player whose face it wears, never the one inside.
+    checks = []
+    for driver in players:
+        body_name = driver.wearing["body_name"]
+        assert body_name != driver.name  # nobody wears their own body
+        viewer = next(p for p in players if p.name == body_name)
+        viewer.watch(body_name)
+        checks.append((driver, viewer, body_name))
     await wait_for(
         lambda: all(
-            any(b.name == name and b.thumbnails for b in viewer.bodies.values())
-            for name, (_, viewer) in worn.items()
+            any(b.name == body and b.thumbnails for b in viewer.bodies.values()) for _, viewer, body in checks
         ),
         timeout_s=30,
-        what=f"body video to arrive; agent log:\n{agent_worker.log_text()[-3000:]}",
+        what=lambda: f"body video; agent log:\n{agent_worker.log_text()[-3000:]}",
     )
-    counts_before = {name: len(viewer.body_named(name).thumbnails) for name, (_, viewer) in worn.items()}
+    counts_before = {body: len(viewer.body_named(body).thumbnails) for _, viewer, body in checks}
     await asyncio.sleep(FLOW_SECONDS)
 
-    for body_name, (driver, viewer) in worn.items():
-        other = viewer  # the viewer's own clip: the wrong answer
+    for driver, viewer, body_name in checks:
+        others = [p for p in players if p is not driver]
         recording = viewer.body_named(body_name)
         assert recording.identity.startswith("body-")
 
         # Video: the driver's clip, at its resolution, at a steady frame rate.
         new_frames = len(recording.thumbnails) - counts_before[body_name]
-        assert new_frames >= FLOW_SECONDS * driver.clip.fps * 0.5, new_frames
+        assert new_frames >= FLOW_SECONDS * CAMERA_FPS * 0.5, new_frames
         frames = live_frames(recording, driver.clip)
-        assert len(frames) >= FLOW_SECONDS * driver.clip.fps * 0.5, recording.resolutions[-5:]
-        driver_refs = [thumbnail(driver.clip.luma(i)) for i in range(len(driver.clip.frames))]
-        other_refs = [thumbnail(other.clip.luma(i)) for i in range(len(other.clip.frames))]
+        assert len(frames) >= FLOW_SECONDS * CAMERA_FPS * 0.5, recording.resolutions[-5:]
         sample = frames[len(frames) // 4 :: max(1, len(frames) // 40)]
+        driver_refs = [thumbnail(driver.clip.luma(i)) for i in range(len(driver.clip.frames))]
         to_driver = np.median([best_frame_match(t, driver_refs) for t in sample])
-        to_other = np.median([best_frame_match(t, other_refs) for t in sample])
-        assert to_driver > 0.95, (to_driver, to_other)
-        assert to_driver > to_other + 0.05, (to_driver, to_other)
+        for other in others:
+            other_refs = [thumbnail(other.clip.luma(i)) for i in range(len(other.clip.frames))]
+            to_other = np.median([best_frame_match(t, other_refs) for t in sample])
+            assert to_driver > to_other + 0.05, (to_driver, to_other)
+        assert to_driver > 0.95, to_driver
 
         # Audio: the driver's voice, audible, and found verbatim in what the driver sent.
         received = recording.audio_samples()
         assert len(received) >= FLOW_SECONDS * AUDIO_RATE * 0.8
         tail = received[-8 * AUDIO_RATE :]
         assert rms(tail) > 300, rms(tail)
-        sent_seconds = int(len(received) / AUDIO_RATE) + 5
-        segment = loudest_second(tail)
-        to_driver_voice = peak_normalized_xcorr(segment, driver.voice[: sent_seconds * AUDIO_RATE])
-        to_other_voice = peak_normalized_xcorr(segment, other.voice[: sent_seconds * AUDIO_RATE])
-        assert to_driver_voice > 0.6, (to_driver_voice, to_other_voice)
-        assert to_driver_voice > to_other_voice + 0.3, (to_driver_voice, to_other_voice)
-
-
-def loudest_second(samples: np.ndarray) -> np.ndarray:
-    seconds = [samples[i : i + AUDIO_RATE] for i in range(0, len(samples) - AUDIO_RATE, AUDIO_RATE // 2)]
-    return max(seconds, key=rms)
+        window = (int(len(received) / AUDIO_RATE) + 5) * AUDIO_RATE
+        to_driver_voice = voice_match(tail, driver.voice[:window])
+        to_other_voices = [voice_match(tail, other.voice[:window]) for other in others]
+        assert to_driver_voice > 0.7, to_driver_voice
+        for to_other_voice in to_other_voices:
+            assert to_driver_voice > to_other_voice + 0.3, (to_driver_voice, to_other_voice)
 
 
 async def test_players_never_receive_raw_media_and_cannot_publish_into_the_game(game, livekit_server):
-    alice, bob = game
-    await wait_for(lambda: len(bob.bodies) == 2, 30, "both bodies")
-    for viewer in (alice, bob):
+    players = game
+    await wait_for(
+        lambda: all(
+            sum(1 for q in p.game.remote_participants.values() if q.track_publications) == PLAYERS
+            for p in players
+        ),
+        30,
+        "every player to see every body",
+    )
+    for viewer in players:
         for participant in viewer.game.remote_participants.values():
             if participant.track_publications:
                 assert participant.identity.startswith("body-"), participant.identity
                 names = {p.name for p in participant.track_publications.values()}
                 assert names <= {"body-video", "body-audio"}, names
-        # The other player is in the game room only as a watcher, with nothing published.
-        other = bob if viewer is alice else alice
-        other_id = other.grant["player_id"]
-        assert other_id in viewer.game.remote_participants
-        assert not viewer.game.remote_participants[other_id].track_publications
+        # The other players are in the game room only as watchers, with nothing published.
+        for other in players:
+            if other is not viewer:
+                watcher = viewer.game.remote_participants[other.grant["player_id"]]
+                assert not watcher.track_publications
 
+    bob = players[1]
     # A player's ingest room shows them nobody: the agent there is hidden and subscribing is denied.
     assert not bob.ingest.remote_participants
 
@@ -161,13 +195,9 @@ async def test_players_never_receive_raw_media_and_cannot_publish_into_the_game(
     forged = (
         api.AccessToken(livekit_server.api_key, "not-the-secret-of-this-server-0123456789")
         .with_identity("intruder")
-        .with_grants(api.VideoGrants(room_join=True, room=alice_ingest_room(alice)))
+        .with_grants(api.VideoGrants(room_join=True, room=players[0].ingest.name))
         .to_jwt()
     )
     intruder = rtc.Room()
     with pytest.raises(Exception):
         await asyncio.wait_for(intruder.connect(livekit_server.url, forged), 10)
-
-
-def alice_ingest_room(alice: TestPlayer) -> str:
-    return alice.ingest.name

@@ -41,6 +41,7 @@ def start_agent_worker(
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: its signals never reach pytest
     )
     worker = AgentWorker(agent_name, process, workdir / f"agent-{agent_name}.log")
 

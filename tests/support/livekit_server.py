@@ -47,7 +47,22 @@ class LiveKitServer:
         }
 
 
-def start_livekit_server(workdir: Path, timeout_s: float = 20.0) -> LiveKitServer:
+def start_livekit_server(workdir: Path, timeout_s: float = 20.0, attempts: int = 3) -> LiveKitServer:
+    """Start on free ports; a port taken between picking and binding it means another try."""
+    for attempt in range(attempts):
+        try:
+            return _start_once(workdir, timeout_s)
+        except PortTaken:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def _start_once(workdir: Path, timeout_s: float) -> LiveKitServer:
     if not LIVEKIT_SERVER_BIN.exists():
         raise FileNotFoundError(
             f"livekit-server is not installed at {LIVEKIT_SERVER_BIN}. "
@@ -78,12 +93,16 @@ logging:
         [str(LIVEKIT_SERVER_BIN), "--config", str(config)],
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: its signals never reach pytest
     )
     server = LiveKitServer(http_port, process, log_path)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"livekit-server exited early:\n{log_path.read_text()[-3000:]}")
+            log_text = log_path.read_text()
+            if "address already in use" in log_text:
+                raise PortTaken(log_text[-500:])
+            raise RuntimeError(f"livekit-server exited early:\n{log_text[-3000:]}")
         try:
             with urllib.request.urlopen(server.http_url, timeout=1) as response:
                 if response.status == 200:

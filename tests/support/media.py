@@ -73,3 +73,28 @@ def load_voice(files: list[Path], sample_rate: int = 48000) -> np.ndarray:
 
 def utterances(player: MediaPlayer) -> list[Path]:
     return sorted(player.voice_dir.glob("*.flac"))
+
+
+def i420_to_rgb(i420: np.ndarray, width: int, height: int) -> np.ndarray:
+    frame = av.VideoFrame.from_ndarray(i420.reshape(height * 3 // 2, width), format="yuv420p")
+    return frame.to_ndarray(format="rgb24")
+
+
+def enrollment_upload(player: MediaPlayer, clip: Clip) -> tuple[bytes, bytes]:
+    """What a player uploads: a JPEG of their camera at 0.5 s, and their first utterances as WAV."""
+    import io
+    import wave
+
+    from PIL import Image
+
+    rgb = i420_to_rgb(clip.frames[int(0.5 * clip.fps)], clip.width, clip.height)
+    photo = io.BytesIO()
+    Image.fromarray(rgb).save(photo, "JPEG", quality=90)
+    pcm = load_voice(utterances(player)[: player.enroll_utterances], sample_rate=48000)
+    voice = io.BytesIO()
+    with wave.open(voice, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(48000)
+        w.writeframes(pcm.tobytes())
+    return photo.getvalue(), voice.getvalue()

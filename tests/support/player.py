@@ -4,6 +4,7 @@ microphone into its ingest room, and records every body it receives in the game 
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +15,7 @@ from .media import Clip
 
 AUDIO_RATE = 48000
 AUDIO_BLOCK = AUDIO_RATE // 100  # 10 ms
+CAMERA_FPS = 15.0  # what a webcam gives in dim light; also keeps 2 cores from saturating
 
 
 @dataclass
@@ -41,13 +43,30 @@ class TestPlayer:
         self.ingest = rtc.Room()
         self.game = rtc.Room()
         self.bodies: dict[str, BodyRecording] = {}
-        self.game_events: list[tuple[str, str]] = []
+        self.wearing: dict | None = None  # the body this player wears, told privately
         self._tasks: list[asyncio.Task] = []
+        self._watched: set[str] = set()
 
     async def join(self) -> None:
+        """Connect to both rooms. Bodies are received only once `watch` names them: decoding
+        every body in every test player would overload a 2-core machine."""
         await self.ingest.connect(self.grant["livekit_url"], self.grant["ingest_token"])
         self.game.on("track_subscribed", self._on_body_track)
-        await self.game.connect(self.grant["livekit_url"], self.grant["game_token"])
+        self.game.on("track_published", lambda pub, participant: self._subscribe_if_watched(participant))
+        self.game.on("data_received", self._on_data)
+        await self.game.connect(
+            self.grant["livekit_url"], self.grant["game_token"], rtc.RoomOptions(auto_subscribe=False)
+        )
+
+    def watch(self, body_name: str) -> None:
+        self._watched.add(body_name)
+        for participant in self.game.remote_participants.values():
+            self._subscribe_if_watched(participant)
+
+    def _subscribe_if_watched(self, participant: rtc.RemoteParticipant) -> None:
+        if participant.name in self._watched:
+            for publication in participant.track_publications.values():
+                publication.set_subscribed(True)
 
     async def publish_camera_and_microphone(self) -> None:
         video_source = rtc.VideoSource(self.clip.width, self.clip.height)
@@ -70,13 +89,13 @@ class TestPlayer:
     async def _stream_video(self, source: rtc.VideoSource) -> None:
         loop = asyncio.get_running_loop()
         start, index = loop.time(), 0
-        while True:  # loops the clip at its own frame rate
-            data = self.clip.frames[index % len(self.clip.frames)]
+        while True:  # loops the clip in real time at CAMERA_FPS
+            data = self.clip.frames[int(index * self.clip.fps / CAMERA_FPS) % len(self.clip.frames)]
             source.capture_frame(
                 rtc.VideoFrame(self.clip.width, self.clip.height, rtc.VideoBufferType.I420, data.data)
             )
             index += 1
-            await asyncio.sleep(max(0.0, start + index / self.clip.fps - loop.time()))
+            await asyncio.sleep(max(0.0, start + index / CAMERA_FPS - loop.time()))
 
     async def _stream_audio(self, source: rtc.AudioSource) -> None:
         offset = 0
@@ -87,6 +106,12 @@ class TestPlayer:
                 continue
             await source.capture_frame(rtc.AudioFrame(block.tobytes(), AUDIO_RATE, 1, AUDIO_BLOCK))
             offset += AUDIO_BLOCK
+
+    def _on_data(self, packet: rtc.DataPacket) -> None:
+        if packet.topic == "bodyswap.private":
+            message = json.loads(packet.data)
+            if message.get("kind") == "your_body":
+                self.wearing = message
 
     def _on_body_track(
         self,
@@ -106,6 +131,8 @@ class TestPlayer:
         async for event in rtc.VideoStream(track, format=rtc.VideoBufferType.I420):
             frame = event.frame
             luma = np.frombuffer(frame.data, np.uint8)[: frame.width * frame.height]
+            if min(frame.width, frame.height) < 64:
+                continue  # too small to compare (never sent by a healthy body)
             recording.resolutions.append((frame.width, frame.height))
             recording.thumbnails.append(thumbnail(luma.reshape(frame.height, frame.width)))
 

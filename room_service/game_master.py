@@ -1,0 +1,318 @@
+"""The game master: the room service's participant in every game room.
+
+It speaks the game over LiveKit:
+- public state (`public_view`) goes to everyone on the data topic `bodyswap.state` after every
+  change, and notable moments on `bodyswap.event`;
+- private facts (the body you wear) go to one player only, on `bodyswap.private`;
+- player actions arrive as RPC calls to the identity `game-master`, are validated by the engine,
+  and are answered with the new state or a readable error. LiveKit authenticates the caller's
+  identity, so an RPC can only ever act as the player whose token made the call.
+
+It also owns the media side of a running game: it dispatches the agent when a game starts, sends
+it the new body assignment every round, and dispatches it again if it leaves mid-game.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+
+from livekit import rtc
+
+from agent.plan import GAME_MASTER_IDENTITY, SET_PLAN_METHOD, BodySeat, MediaPlan
+
+from . import game
+from .livekit_gateway import LiveKitGateway
+from .manager import RoomError, RoomManager
+from .records import RoomRecord
+
+logger = logging.getLogger("bodyswap.room_service.game_master")
+
+STATE_TOPIC = "bodyswap.state"
+EVENT_TOPIC = "bodyswap.event"
+PRIVATE_TOPIC = "bodyswap.private"
+AGENT_RETURN_GRACE_S = 3.0  # an agent that leaves mid-game is re-dispatched after this
+CONNECT_TIMEOUT_S = 5.0
+
+
+class BadPayload(Exception):
+    pass
+
+
+def _field(payload: dict, name: str, kind: type):
+    value = payload.get(name)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise BadPayload(f"'{name}' must be a {kind.__name__}")
+    return value
+
+
+# RPC method -> (caller identity, JSON payload) -> engine action.
+ACTIONS: dict[str, Callable[[str, dict], object]] = {
+    "bodyswap.ready": lambda who, p: game.SetReady(who, _field(p, "ready", bool)),
+    "bodyswap.start": lambda who, p: game.Start(who),
+    "bodyswap.kick": lambda who, p: game.Kick(who, _field(p, "player_id", str)),
+    "bodyswap.settings": lambda who, p: game.UpdateSettings(who, _field(p, "settings", dict)),
+    "bodyswap.pass": lambda who, p: game.PassTurn(who),
+    "bodyswap.vote": lambda who, p: game.Vote(
+        who, _guesses(_field(p, "guesses", dict)), bool(p.get("lock", False))
+    ),
+    "bodyswap.play_again": lambda who, p: game.PlayAgain(who),
+}
+
+
+def _guesses(raw: dict) -> dict[str, str]:
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+        raise BadPayload("'guesses' maps body ids to player ids")
+    return dict(raw)
+
+
+def rpc_error(code: str, message: str) -> rtc.RpcError:
+    return rtc.RpcError(rtc.RpcError.ErrorCode.APPLICATION_ERROR, message, json.dumps({"code": code}))
+
+
+def media_plan(record: RoomRecord, state: game.GameState, plugin: str) -> MediaPlan:
+    return MediaPlan(
+        game_room=record.game_room,
+        plugin=plugin,
+        seats=[
+            BodySeat(
+                body_identity=body_id,
+                body_name=state.body_name(body_id),
+                driver_ingest_room=record.players[driver].ingest_room,
+                driver_identity=driver,
+            )
+            for driver, body_id in sorted(game.media_assignment(state).items(), key=lambda kv: kv[1])
+            if driver in record.players
+        ],
+    )
+
+
+class RoomChannel:
+    """The game master's connection to one game room."""
+
+    def __init__(self, room_id: str) -> None:
+        self.room_id = room_id
+        self.room = rtc.Room()
+        self.connected = asyncio.Event()
+        self.tick_task: asyncio.Task | None = None
+        self.connect_task: asyncio.Task | None = None
+        self.redispatch_task: asyncio.Task | None = None
+        self.last_plan: MediaPlan | None = None
+        self.closing = False
+
+    def agent_identities(self) -> list[str]:
+        return [
+            p.identity
+            for p in self.room.remote_participants.values()
+            if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+        ]
+
+
+class GameMaster:
+    def __init__(self, manager: RoomManager, gateway: LiveKitGateway, plugin: str, livekit_url: str) -> None:
+        self._manager = manager
+        self._gateway = gateway
+        self._plugin = plugin
+        self._url = livekit_url
+        self._channels: dict[str, RoomChannel] = {}
+        manager.change_listeners.append(self._on_change)
+        manager.end_listeners.append(self._on_end)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def restore(self) -> None:
+        """After a restart: rejoin every stored room, resume its timers and its media."""
+        for room_id in await self._manager.store.room_ids():
+            record = await self._manager.store.load(room_id)
+            if record is None:
+                continue
+            channel = self._channel(record.id)
+            state = game.GameState.from_dict(record.game)
+            self._schedule_tick(channel, state)
+            if game.media_assignment(state):
+                # The agent may still be in the room; if not, it is dispatched again.
+                channel.redispatch_task = asyncio.create_task(self._redispatch_if_gone(channel))
+
+    async def aclose(self) -> None:
+        for room_id in list(self._channels):
+            await self._close_channel(room_id)
+
+    def _channel(self, room_id: str) -> RoomChannel:
+        channel = self._channels.get(room_id)
+        if channel is None:
+            channel = self._channels[room_id] = RoomChannel(room_id)
+            channel.connect_task = asyncio.create_task(self._connect(channel))
+        return channel
+
+    async def _connect(self, channel: RoomChannel) -> None:
+        room = channel.room
+        room.on("participant_disconnected", lambda p: self._on_participant_left(channel, p))
+        token = self._gateway.game_master_token(f"game-{channel.room_id}", GAME_MASTER_IDENTITY)
+        delay = 0.5
+        while True:  # LiveKit may be restarting: keep trying, the game state is safe in the store
+            if channel.closing:
+                return
+            try:
+                await room.connect(self._url, token, rtc.RoomOptions(connect_timeout=CONNECT_TIMEOUT_S))
+                break
+            except Exception as e:
+                logger.warning("game master cannot reach room %s yet: %s", channel.room_id, e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+        for method in (*ACTIONS, "bodyswap.sync"):
+            room.local_participant.register_rpc_method(method, self._rpc_handler(channel, method))
+        channel.connected.set()
+        record = await self._manager.store.load(channel.room_id)
+        if record is not None:
+            await self._broadcast_state(channel, game.GameState.from_dict(record.game))
+
+    async def _close_channel(self, room_id: str) -> None:
+        channel = self._channels.pop(room_id, None)
+        if channel is None:
+            return
+        channel.closing = True
+        for task in (channel.tick_task, channel.redispatch_task):
+            if task is not None:
+                task.cancel()
+        if channel.connect_task is not None:
+            # Never cancel a connect in flight: the rtc SDK aborts the process when a connection it
+            # completed is never picked up. Let the attempt finish (it is bounded), then leave.
+            await asyncio.wait([channel.connect_task], timeout=CONNECT_TIMEOUT_S + 1)
+        await channel.room.disconnect()
+
+    # --- reacting to changes ---------------------------------------------------------------
+
+    async def _on_change(self, record: RoomRecord, state: game.GameState, events: list) -> None:
+        channel = self._channel(record.id)
+        self._schedule_tick(channel, state)
+        if channel.connected.is_set():
+            for event in events:
+                await self._send_event(channel, event)
+            await self._broadcast_state(channel, state)
+        # Media work talks to LiveKit's API and may take the room lock: never inside this callback.
+        asyncio.create_task(self._ensure_media(channel, record, state))
+
+    async def _on_end(self, room_id: str) -> None:
+        await self._close_channel(room_id)
+        try:
+            await self._gateway.end_media(f"game-{room_id}")
+        except Exception as e:  # the room may never have been created on LiveKit
+            logger.info("no LiveKit room to delete for %s: %s", room_id, e)
+
+    async def _send_event(self, channel: RoomChannel, event: game.Event) -> None:
+        message = json.dumps({"kind": event.kind, **event.payload})
+        if event.to is None:
+            await channel.room.local_participant.publish_data(message, topic=EVENT_TOPIC)
+        else:
+            await channel.room.local_participant.publish_data(
+                message, topic=PRIVATE_TOPIC, destination_identities=[event.to]
+            )
+
+    async def _broadcast_state(self, channel: RoomChannel, state: game.GameState) -> None:
+        view = game.public_view(state, self._manager.now())
+        await channel.room.local_participant.publish_data(json.dumps(view), topic=STATE_TOPIC)
+
+    def _schedule_tick(self, channel: RoomChannel, state: game.GameState) -> None:
+        if channel.tick_task is not None:
+            channel.tick_task.cancel()
+        deadline = game.next_deadline(state)
+        if deadline is not None:
+            channel.tick_task = asyncio.create_task(self._tick_at(channel.room_id, deadline))
+
+    async def _tick_at(self, room_id: str, deadline: float) -> None:
+        await asyncio.sleep(max(0.0, deadline - self._manager.now()))
+        try:
+            await self._manager.act(room_id, game.Tick())
+        except (RoomError, game.GameError) as e:
+            logger.info("tick for %s refused: %s", room_id, e)
+
+    # --- RPC -------------------------------------------------------------------------------
+
+    def _rpc_handler(self, channel: RoomChannel, method: str):
+        async def handle(data: rtc.RpcInvocationData) -> str:
+            try:
+                payload = json.loads(data.payload or "{}")
+                if not isinstance(payload, dict):
+                    raise BadPayload("the payload must be a JSON object")
+                if method == "bodyswap.sync":
+                    record = await self._manager.get(channel.room_id)
+                    state = game.GameState.from_dict(record.game)
+                else:
+                    action = ACTIONS[method](data.caller_identity, payload)
+                    record, state = await self._manager.act(channel.room_id, action)
+            except (json.JSONDecodeError, BadPayload) as e:
+                raise rpc_error("bad_payload", f"Malformed request: {e}") from None
+            except game.GameError as e:
+                raise rpc_error(e.code, e.message) from None
+            except RoomError as e:
+                raise rpc_error(e.code, e.message) from None
+            return json.dumps(
+                {
+                    "public": game.public_view(state, self._manager.now()),
+                    "private": game.private_view(state, data.caller_identity),
+                }
+            )
+
+        return handle
+
+    # --- media -----------------------------------------------------------------------------
+
+    async def _ensure_media(self, channel: RoomChannel, record: RoomRecord, state: game.GameState) -> None:
+        """Dispatch the agent when a game starts and keep it on the current body assignment."""
+        try:
+            if not game.media_assignment(state):
+                channel.last_plan = None
+                return
+            plan = media_plan(record, state, self._plugin)
+            if record.media_dispatches == 0:
+                await self._dispatch(channel, plan)
+            elif plan != channel.last_plan:
+                await self._send_plan(channel, plan)
+        except Exception:
+            logger.exception("media update for room %s failed", record.id)
+
+    async def _dispatch(self, channel: RoomChannel, plan: MediaPlan) -> None:
+        await self._gateway.start_media(plan)
+        channel.last_plan = plan
+
+        def count(record: RoomRecord) -> None:
+            record.media_dispatches += 1
+
+        await self._manager.update_record(channel.room_id, count)
+
+    async def _send_plan(self, channel: RoomChannel, plan: MediaPlan) -> None:
+        await channel.connected.wait()
+        for agent in channel.agent_identities():
+            await channel.room.local_participant.perform_rpc(
+                destination_identity=agent, method=SET_PLAN_METHOD, payload=plan.model_dump_json()
+            )
+        channel.last_plan = plan
+
+    def _on_participant_left(self, channel: RoomChannel, participant: rtc.RemoteParticipant) -> None:
+        self.participant_left(channel.room_id, participant.kind)
+
+    def participant_left(self, room_id: str, kind: int) -> None:
+        """An agent that left a running game is dispatched again unless it comes back by itself.
+
+        Told both by the room connection and by LiveKit's webhook, whichever notices first.
+        """
+        channel = self._channels.get(room_id)
+        if channel is None or kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+            return
+        if channel.redispatch_task is None or channel.redispatch_task.done():
+            channel.redispatch_task = asyncio.create_task(self._redispatch_if_gone(channel))
+
+    async def _redispatch_if_gone(self, channel: RoomChannel) -> None:
+        await channel.connected.wait()
+        await asyncio.sleep(AGENT_RETURN_GRACE_S)
+        if channel.agent_identities():
+            return
+        record = await self._manager.store.load(channel.room_id)
+        if record is None:
+            return
+        state = game.GameState.from_dict(record.game)
+        if game.media_assignment(state):
+            logger.warning("agent left room %s mid-game; dispatching again", channel.room_id)
+            await self._dispatch(channel, media_plan(record, state, self._plugin))

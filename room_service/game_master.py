@@ -215,7 +215,9 @@ class GameMaster:
         await channel.room.local_participant.publish_data(json.dumps(view), topic=STATE_TOPIC)
 
     def _schedule_tick(self, channel: RoomChannel, state: game.GameState) -> None:
-        if channel.tick_task is not None:
+        # A tick's own change reschedules from inside that tick: never cancel the running task,
+        # or the change it just made would never be broadcast.
+        if channel.tick_task is not None and channel.tick_task is not asyncio.current_task():
             channel.tick_task.cancel()
         deadline = game.next_deadline(state)
         if deadline is not None:

@@ -1,0 +1,102 @@
+"""Killing the room service mid-vote loses nothing: after a restart on the same data, the game
+master is back in the room, the ballots already cast still count, and the game goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+from livekit import rtc
+
+from tests.support.game_client import GamePlayer
+from tests.support.media import enrollment_upload, load_clip, media_players
+from tests.support.room_service_process import RoomServiceProcess
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+SETTINGS = {"rounds": 1, "turn_seconds": 10, "vote_seconds": 120, "reveal_seconds": 5}
+
+
+async def post(http, url, body=None, key=None):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with http.post(url, json=body or {}, headers=headers) as response:
+        payload = await response.json()
+        assert response.status in (200, 201), payload
+        return payload
+
+
+async def sync_when_back(player: GamePlayer, timeout_s: float = 30.0) -> dict:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            return await player.rpc("bodyswap.sync", timeout=3)
+        except rtc.RpcError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def test_a_restart_mid_vote_keeps_every_ballot_and_the_game_goes_on(livekit_server, tmp_path):
+    service = RoomServiceProcess(livekit_server, tmp_path / "data", agent_name="bodyswap-restart")
+    service.start()
+    sources = media_players()[:3]
+    clips = [load_clip(p.video, 2.0) for p in sources]
+    uploads = [enrollment_upload(p, c) for p, c in zip(sources, clips)]
+    players: list[GamePlayer] = []
+    async with aiohttp.ClientSession() as http:
+        try:
+            host = await post(http, f"{service.url}/api/rooms", {"name": "Ann"})
+            grants = [host] + [
+                await post(http, f"{service.url}/api/rooms/{host['room_id']}/join", {"name": n, "invite": host["invite_code"]})
+                for n in ("Bo", "Cy")
+            ]
+            players = [GamePlayer(http, service.url, g, n) for g, n in zip(grants, ("Ann", "Bo", "Cy"))]
+            for player, clip, upload in zip(players, clips, uploads):
+                await player.connect(camera=clip)
+                assert (await player.enroll(*upload))[0] == 200
+                await player.stop_camera()
+            await players[0].rpc("bodyswap.settings", {"settings": SETTINGS})
+            for player in players:
+                await player.rpc("bodyswap.ready", {"ready": True})
+            await players[0].rpc("bodyswap.start")
+            for _ in players:  # pass every hot-seat turn
+                for player in players:
+                    if (await player.rpc("bodyswap.sync"))["private"]["in_hot_seat"]:
+                        await player.rpc("bodyswap.pass")
+                        break
+            views = {p.id: await p.rpc("bodyswap.sync") for p in players}
+            assert views[players[0].id]["public"]["phase"] == "vote"
+            wearing = {pid: v["private"]["body"]["body_id"] for pid, v in views.items()}
+            driver_of = {body: pid for pid, body in wearing.items()}
+
+            def true_ballot(voter: GamePlayer) -> dict[str, str]:
+                return {b: d for b, d in driver_of.items() if b != wearing[voter.id]}
+
+            # Two of three lock in; then the service dies without a chance to clean up.
+            for voter in players[:2]:
+                await voter.rpc("bodyswap.vote", {"guesses": true_ballot(voter), "lock": True})
+            service.kill()
+            with pytest.raises(rtc.RpcError):
+                await players[2].rpc("bodyswap.sync", timeout=3)
+
+            service.start()
+            for voter in players[:2]:
+                view = await sync_when_back(voter)
+                assert view["public"]["phase"] == "vote"
+                assert view["private"]["locked"] and view["private"]["guesses"] == true_ballot(voter)
+            assert sorted(view["public"]["locked"]) == sorted(p.id for p in players[:2])
+
+            # The last ballot closes the vote, and all three ballots are scored.
+            await sync_when_back(players[2])
+            await players[2].rpc("bodyswap.vote", {"guesses": true_ballot(players[2]), "lock": True})
+            reveal = (await players[0].rpc("bodyswap.sync"))["public"]
+            assert reveal["phase"] == "reveal"
+            assert {p["player_id"]: p["score"] for p in reveal["players"]} == {p.id: 200 for p in players}
+            # The timers run on after the restart: the reveal ends by itself and the game is over.
+            await players[0].wait_for(lambda: players[0].state.get("phase") == "final", 20, "final")
+        finally:
+            for player in players:
+                await player.leave()
+            service.stop()

@@ -1,0 +1,914 @@
+"""Room service capacity on this machine: concurrent rooms in active vote rounds, RPC latency,
+error rate, rooms created per second, and memory per room. Writes its table into docs/benchmarks.md.
+
+    .venv/bin/python scripts/bench_room_service.py                 # defaults: up to 10 rooms
+    .venv/bin/python scripts/bench_room_service.py --max-rooms 3   # a quick check
+
+What it runs, all on loopback: a private livekit-server (free ports, temp dir), the room service as
+its own process (`python -m room_service`, rate limits raised), and no agent worker (no media is
+swapped; the agent dispatch a game start makes is simply never claimed). Players are data-only
+Python rtc clients in the game room (auto_subscribe off), doing what the frontend does:
+
+- rooms are created and joined over HTTP (timed: rooms created per second);
+- every player enrolls for real over HTTP, one at a time: the precomputed upload of a test-media
+  player (tests/support/media.enrollment_upload), while a light camera (5 fps) runs in their
+  ingest room for the consent check; the camera stops right after. The engine refuses to start a
+  game with players who have not enrolled, and the bench adds no shortcut to the service, so this
+  real cost is paid (and reported) for every player of every room;
+- the host sets short settings, the others mark themselves ready, the host starts (RPCs);
+- every round, in every room at once: the player in the hot seat (from `bodyswap.sync`'s private
+  view) passes, until the vote opens; then all rooms wait at a common gate so their votes overlap,
+  and every player sends `--drafts` unlocked ballots and one locked ballot (`bodyswap.vote`),
+  around `bodyswap.sync` calls; the vote closes when all have locked, the reveal runs, and so on
+  for `--rounds` rounds.
+
+Each `perform_rpc` round trip is timed. Levels grow (1, 5, 10, 20, ... up to --max-rooms, fresh
+rooms each level) and stop early when a level had failures, when vote or sync p99 passed 1 s, or
+when the next level would not fit in --time-budget. Memory per room is the growth of the room
+service's VmRSS (/proc/<pid>/status) from before a level's rooms are created to when all of them
+are in their game, divided by the rooms; one warm-up enrollment first loads the face and voice
+models, so that one-off cost is not charged to rooms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import random
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import aiohttp  # noqa: E402
+from livekit import rtc  # noqa: E402
+
+from tests.support.livekit_server import LIVEKIT_SERVER_BIN, start_livekit_server, stop_process  # noqa: E402
+from tests.support.media import Clip, enrollment_upload, load_clip, media_players  # noqa: E402
+from tests.support.room_service_process import RoomServiceProcess  # noqa: E402
+
+GAME_MASTER = "game-master"
+STATE_TOPIC = "bodyswap.state"
+DOC_PATH = REPO_ROOT / "docs" / "benchmarks.md"
+START_MARK = "<!-- room-service-capacity:start -->"
+END_MARK = "<!-- room-service-capacity:end -->"
+DOC_INTRO = """# Benchmarks
+
+Speed, capacity and quality figures for Bodyswap, each produced by a script under `scripts/` that
+prints the exact command to reproduce it. Tests assert behaviour; the numbers live here. Each
+section is written by its own script between its own markers, so they can be re-run separately.
+"""
+NAMES = ["Ann", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal"]
+RPC_TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_S = 10.0
+SLOW_P99_S = 1.0
+BENIGN_PASS_CODES = {"not_your_turn", "wrong_phase"}  # a turn timer that ran out first: a game race
+
+
+# --- measurements -----------------------------------------------------------------------------
+
+
+def percentile(samples: list[float], q: float) -> float | None:
+    """Nearest-rank percentile; None without samples."""
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.0f} ms" if value >= 0.1 else f"{value * 1000:.1f} ms"
+
+
+@dataclass
+class Stats:
+    """Everything timed or counted during one level."""
+
+    rpc: dict[str, list[float]] = field(default_factory=dict)  # method -> seconds
+    http: dict[str, list[float]] = field(default_factory=dict)  # kind -> seconds
+    calls: int = 0
+    failures: list[str] = field(default_factory=list)  # transport errors, timeouts, unexpected refusals
+    races: int = 0  # a pass refused because the turn timer ran out first
+    enroll_s: list[float] = field(default_factory=list)
+    connect_s: list[float] = field(default_factory=list)
+
+    def fail(self, what: str) -> None:
+        self.failures.append(what)
+
+
+def vm_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields_ = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    try:
+        livekit = subprocess.run(
+            [str(LIVEKIT_SERVER_BIN), "--version"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        livekit = "unknown"
+    return {
+        "cpu": cpu,
+        "cores": f"{usable} usable of {os.cpu_count()}",
+        "python": platform.python_version(),
+        "livekit": livekit.replace("livekit-server version ", "livekit-server "),
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "load": "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
+    }
+
+
+# --- a data-only player -----------------------------------------------------------------------
+
+
+class BenchPlayer:
+    """A player as the frontend is in a game: the game room for data and RPCs only."""
+
+    def __init__(self, grant: dict, name: str, slot: int, stats_ref: list[Stats]) -> None:
+        self.grant = grant
+        self.name = name
+        self.slot = slot
+        self.id = grant["player_id"]
+        self.room_id = grant["room_id"]
+        self.game = rtc.Room()
+        self.state: dict = {}
+        self.changed = asyncio.Event()
+        self._stats_ref = stats_ref  # [current level's Stats]; one list shared by everyone
+
+    @property
+    def stats(self) -> Stats:
+        return self._stats_ref[0]
+
+    async def connect(self) -> None:
+        self.game.on("data_received", self._on_data)
+        started = time.perf_counter()
+        await self.game.connect(
+            self.grant["livekit_url"],
+            self.grant["game_token"],
+            rtc.RoomOptions(auto_subscribe=False, connect_timeout=CONNECT_TIMEOUT_S),
+        )
+        self.stats.connect_s.append(time.perf_counter() - started)
+
+    def _on_data(self, packet: rtc.DataPacket) -> None:
+        if packet.topic == STATE_TOPIC:
+            try:
+                self.state = json.loads(packet.data)
+            except ValueError:
+                return
+            self.changed.set()
+
+    async def wait_game_master(self, timeout: float) -> None:
+        await self.wait(
+            lambda: any(p.identity == GAME_MASTER for p in self.game.remote_participants.values()),
+            timeout,
+            "the game master in the game room",
+        )
+
+    async def wait(self, condition, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{self.name} in {self.room_id}: no {what} after {timeout:.0f} s")
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), min(left, 0.25))
+            except TimeoutError:
+                pass
+
+    async def rpc(self, method: str, payload: dict | None = None) -> dict | None:
+        """One timed round trip. Returns the reply, or None after counting the failure."""
+        stats = self.stats
+        stats.calls += 1
+        started = time.perf_counter()
+        try:
+            response = await self.game.local_participant.perform_rpc(
+                destination_identity=GAME_MASTER,
+                method=method,
+                payload=json.dumps(payload or {}),
+                response_timeout=RPC_TIMEOUT_S,
+            )
+        except rtc.RpcError as e:
+            stats.rpc.setdefault(method, []).append(time.perf_counter() - started)
+            code = _rpc_code(e)
+            if method == "bodyswap.pass" and code in BENIGN_PASS_CODES:
+                stats.races += 1
+            else:
+                stats.fail(f"{method}: {code or e.code} {e.message}")
+            return None
+        except Exception as e:  # noqa: BLE001 - anything else is a failure to count, not to crash on
+            stats.fail(f"{method}: {type(e).__name__} {e}")
+            return None
+        stats.rpc.setdefault(method, []).append(time.perf_counter() - started)
+        return json.loads(response)
+
+
+def _rpc_code(error: rtc.RpcError) -> str | None:
+    try:
+        return json.loads(error.data or "{}").get("code")
+    except ValueError:
+        return None
+
+
+# --- HTTP -------------------------------------------------------------------------------------
+
+
+class Http:
+    def __init__(self, session: aiohttp.ClientSession, base: str, stats_ref: list[Stats]) -> None:
+        self.session, self.base, self._stats_ref = session, base, stats_ref
+
+    async def call(self, kind: str, method: str, path: str, **kwargs) -> tuple[int, dict]:
+        stats = self._stats_ref[0]
+        stats.calls += 1
+        started = time.perf_counter()
+        try:
+            async with self.session.request(method, self.base + path, **kwargs) as response:
+                body = await response.json(content_type=None)
+                status = response.status
+        except Exception as e:  # noqa: BLE001
+            stats.fail(f"HTTP {kind}: {type(e).__name__} {e}")
+            return 0, {}
+        stats.http.setdefault(kind, []).append(time.perf_counter() - started)
+        if status >= 300:
+            stats.fail(f"HTTP {kind}: {status} {body.get('error', body)}")
+        return status, body
+
+
+# --- enrollment -------------------------------------------------------------------------------
+
+
+@dataclass
+class Slot:
+    """One seat of a room: the test-media person whose face and voice its player enrolls with."""
+
+    clip: Clip
+    photo: bytes
+    voice: bytes
+
+
+async def stream_camera(clip: Clip, source: rtc.VideoSource, fps: float) -> None:
+    index = 0
+    while True:
+        data = clip.frames[int(index * clip.fps / fps) % len(clip.frames)]
+        source.capture_frame(rtc.VideoFrame(clip.width, clip.height, rtc.VideoBufferType.I420, data.data))
+        index += 1
+        await asyncio.sleep(1 / fps)
+
+
+async def enroll(http: Http, player: BenchPlayer, slot: Slot, fps: float) -> bool:
+    """Camera on in the ingest room, upload, camera off. Timed from connecting to the answer."""
+    stats = http._stats_ref[0]
+    ingest = rtc.Room()
+    camera: asyncio.Task | None = None
+    started = time.perf_counter()
+    try:
+        await ingest.connect(
+            player.grant["livekit_url"],
+            player.grant["ingest_token"],
+            rtc.RoomOptions(auto_subscribe=False, connect_timeout=CONNECT_TIMEOUT_S),
+        )
+        source = rtc.VideoSource(slot.clip.width, slot.clip.height)
+        await ingest.local_participant.publish_track(
+            rtc.LocalVideoTrack.create_video_track("camera", source),
+            rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA, simulcast=False),
+        )
+        camera = asyncio.create_task(stream_camera(slot.clip, source, fps))
+        form = aiohttp.FormData()
+        form.add_field("photo", slot.photo, filename="photo.jpg", content_type="image/jpeg")
+        form.add_field("voice", slot.voice, filename="voice.wav", content_type="audio/wav")
+        status, _ = await http.call(
+            "enroll",
+            "PUT",
+            f"/api/rooms/{player.room_id}/enrollment",
+            data=form,
+            headers={"Authorization": f"Bearer {player.grant['player_key']}"},
+            timeout=aiohttp.ClientTimeout(total=60),
+        )
+        if status == 200:
+            stats.enroll_s.append(time.perf_counter() - started)
+        return status == 200
+    except Exception as e:  # noqa: BLE001
+        stats.fail(f"enroll: {type(e).__name__} {e}")
+        return False
+    finally:
+        if camera is not None:
+            camera.cancel()
+        await ingest.disconnect()
+
+
+# --- one room's game --------------------------------------------------------------------------
+
+
+class Gate:
+    """Lets every room's vote start together; never waits longer than `timeout`."""
+
+    def __init__(self, parties: int, timeout: float) -> None:
+        self.parties, self.timeout, self.arrived = parties, timeout, 0
+        self.open = asyncio.Event()
+
+    def leave(self) -> None:  # a room that failed no longer holds the others up
+        self.parties -= 1
+        if self.arrived >= self.parties:
+            self.open.set()
+
+    async def arrive(self) -> None:
+        self.arrived += 1
+        if self.arrived >= self.parties:
+            self.open.set()
+        try:
+            await asyncio.wait_for(self.open.wait(), self.timeout)
+        except TimeoutError:
+            pass
+
+
+def random_ballot(player: BenchPlayer, view: dict, rng: random.Random) -> dict[str, str] | None:
+    own = (view["private"].get("body") or {}).get("body_id")
+    bodies = [b["body_id"] for b in view["public"]["bodies"] if b["in_play"] and b["body_id"] != own]
+    others = [p["player_id"] for p in view["public"]["players"] if p["present"] and p["player_id"] != player.id]
+    if own is None or len(others) < len(bodies):
+        return None
+    rng.shuffle(others)
+    return dict(zip(bodies, others))
+
+
+async def play_room(
+    players: list[BenchPlayer], rounds: int, drafts: int, gates: list[Gate], settings: dict, rng: random.Random
+) -> bool:
+    """Play every round of one room's game; True when it reached the final."""
+    host = players[0]
+    stats = host.stats
+    vote_gate_left = set(range(rounds))
+    try:
+        for round_number in range(1, rounds + 1):
+            # Hot seat: whoever sync says is in it passes, until the vote opens.
+            for _ in range(len(players) * 3):
+                views = await asyncio.gather(*(p.rpc("bodyswap.sync") for p in players))
+                if any(v is None for v in views):
+                    await asyncio.sleep(0.2)
+                    continue
+                phase = views[0]["public"]["phase"]
+                if phase != "turns":
+                    break
+                hot = [p for p, v in zip(players, views) if v["private"]["in_hot_seat"]]
+                if hot:
+                    await hot[0].rpc("bodyswap.pass")
+                else:
+                    await asyncio.sleep(0.1)  # a turn changing hands between two syncs
+            await host.wait(
+                lambda: host.state.get("phase") == "vote" and host.state.get("round") == round_number,
+                settings["turn_seconds"] * len(players) + 10,
+                f"round {round_number}'s vote",
+            )
+            vote_gate_left.discard(round_number - 1)
+            await gates[round_number - 1].arrive()
+
+            async def vote(player: BenchPlayer) -> None:
+                view = await player.rpc("bodyswap.sync")
+                if view is None:
+                    return
+                for draft in range(drafts + 1):
+                    ballot = random_ballot(player, view, rng)
+                    if ballot is None:
+                        stats.fail(f"vote: no ballot possible for {player.name} in {player.room_id}")
+                        return
+                    reply = await player.rpc("bodyswap.vote", {"guesses": ballot, "lock": draft == drafts})
+                    if reply is None:
+                        return
+                    view = reply
+
+            await asyncio.gather(*(vote(p) for p in players))
+            await host.wait(
+                lambda: host.state.get("phase") in ("reveal", "final")
+                or (host.state.get("round") or 0) > round_number,
+                settings["vote_seconds"] + 10,
+                f"round {round_number}'s reveal",
+            )
+            await host.wait(
+                lambda: host.state.get("phase") == "final" or (host.state.get("round") or 0) > round_number,
+                settings["reveal_seconds"] + 15,
+                f"the end of round {round_number}",
+            )
+        await host.wait(lambda: host.state.get("phase") == "final", 15, "the final")
+        return True
+    except Exception as e:  # noqa: BLE001
+        stats.fail(f"game in {host.room_id}: {type(e).__name__} {e}")
+        return False
+    finally:
+        for index in vote_gate_left:
+            gates[index].leave()
+
+
+# --- one level: N rooms at once ---------------------------------------------------------------
+
+
+@dataclass
+class Level:
+    rooms: int
+    players: int
+    stats: Stats
+    create_rate: float
+    join_rate: float
+    rss_before_kib: int
+    rss_in_game_kib: int
+    rss_after_end_kib: int
+    finished: int
+    play_s: float
+    service_cpu_play_s: float
+    setup_s: float
+
+    @property
+    def rss_per_room_kib(self) -> float:
+        return (self.rss_in_game_kib - self.rss_before_kib) / self.rooms
+
+    def p(self, method: str, q: float) -> float | None:
+        return percentile(self.stats.rpc.get(method, []), q)
+
+    @property
+    def slow(self) -> bool:
+        return any((self.p(m, 99) or 0) > SLOW_P99_S for m in ("bodyswap.vote", "bodyswap.sync"))
+
+    @property
+    def error_rate(self) -> float:
+        return len(self.stats.failures) / max(1, self.stats.calls)
+
+
+async def run_level(
+    n_rooms: int,
+    args: argparse.Namespace,
+    http: Http,
+    service_pid: int,
+    slots: list[Slot],
+    stats_ref: list[Stats],
+    rng: random.Random,
+) -> Level:
+    stats = stats_ref[0] = Stats()
+    settings = {
+        "rounds": args.rounds,
+        "turn_seconds": args.turn_seconds,
+        "vote_seconds": args.vote_seconds,
+        "reveal_seconds": args.reveal_seconds,
+    }
+    rss_before = vm_rss_kib(service_pid)
+    level_started = time.monotonic()
+
+    # Rooms over HTTP, all at once; then the other players join, all at once.
+    started = time.perf_counter()
+    created = await asyncio.gather(
+        *(http.call("create", "POST", "/api/rooms", json={"name": NAMES[0]}) for _ in range(n_rooms))
+    )
+    create_rate = n_rooms / (time.perf_counter() - started)
+    hosts = [body for status, body in created if status == 201]
+    started = time.perf_counter()
+    joined = await asyncio.gather(
+        *(
+            http.call(
+                "join",
+                "POST",
+                f"/api/rooms/{host['room_id']}/join",
+                json={"name": NAMES[seat], "invite": host["invite_code"]},
+            )
+            for host in hosts
+            for seat in range(1, args.players)
+        )
+    )
+    join_rate = len(joined) / max(1e-9, time.perf_counter() - started)
+    rooms: list[list[BenchPlayer]] = []
+    for index, host in enumerate(hosts):
+        grants = [host] + [
+            body for status, body in joined[index * (args.players - 1) : (index + 1) * (args.players - 1)]
+            if status == 201
+        ]
+        if len(grants) == args.players:
+            rooms.append(
+                [BenchPlayer(g, NAMES[seat], seat, stats_ref) for seat, g in enumerate(grants)]
+            )
+
+    finished = 0
+    play_s = cpu_play = setup_s = 0.0
+    rss_in_game = rss_before
+    try:
+        # Everyone into their game room (a few at a time: connects are the heaviest thing here).
+        connect_limit = asyncio.Semaphore(8)
+
+        async def connect(player: BenchPlayer) -> bool:
+            async with connect_limit:
+                try:
+                    await player.connect()
+                    await player.wait_game_master(15)
+                    return True
+                except Exception as e:  # noqa: BLE001
+                    stats.fail(f"connect: {type(e).__name__} {e}")
+                    return False
+
+        ok = await asyncio.gather(*(connect(p) for room in rooms for p in room))
+        flat = [p for room in rooms for p in room]
+        good = {p.room_id for p, fine in zip(flat, ok) if fine}
+        rooms = [room for room in rooms if all(p.room_id in good for p in room)]
+
+        # Real enrollment, one player at a time.
+        enrolled_rooms = []
+        for room in rooms:
+            results = []
+            for player in room:
+                results.append(await enroll(http, player, slots[player.slot % len(slots)], args.camera_fps))
+            if all(results):
+                enrolled_rooms.append(room)
+        rooms = enrolled_rooms
+
+        # Lobby over RPC: short settings, ready, start.
+        async def open_game(room: list[BenchPlayer]) -> list[BenchPlayer] | None:
+            if await room[0].rpc("bodyswap.settings", {"settings": settings}) is None:
+                return None
+            readies = await asyncio.gather(*(p.rpc("bodyswap.ready", {"ready": True}) for p in room[1:]))
+            if any(r is None for r in readies) or await room[0].rpc("bodyswap.start") is None:
+                return None
+            return room
+
+        rooms = [room for room in await asyncio.gather(*(open_game(r) for r in rooms)) if room]
+        setup_s = time.monotonic() - level_started
+
+        gates = [Gate(len(rooms), timeout=8.0) for _ in range(args.rounds)]
+        rss_samples: list[int] = []
+
+        async def sample_rss() -> None:
+            while True:
+                rss_samples.append(vm_rss_kib(service_pid))
+                await asyncio.sleep(0.5)
+
+        sampler = asyncio.create_task(sample_rss())
+        cpu_before = cpu_seconds(service_pid)
+        started = time.perf_counter()
+        try:
+            results = await asyncio.gather(
+                *(
+                    play_room(room, args.rounds, args.drafts, gates, settings, random.Random(rng.random()))
+                    for room in rooms
+                )
+            )
+        finally:
+            sampler.cancel()
+        play_s = time.perf_counter() - started
+        cpu_play = cpu_seconds(service_pid) - cpu_before
+        finished = sum(results)
+        rss_in_game = max(rss_samples) if rss_samples else vm_rss_kib(service_pid)
+    finally:
+        # Leave, then end every room (the host's HTTP call deletes the game room on LiveKit).
+        everyone = [p for room in rooms for p in room]
+        await asyncio.gather(*(p.game.disconnect() for p in everyone), return_exceptions=True)
+        await asyncio.gather(
+            *(
+                http.call(
+                    "end",
+                    "POST",
+                    f"/api/rooms/{host['room_id']}/end",
+                    headers={"Authorization": f"Bearer {host['player_key']}"},
+                )
+                for host in hosts
+            )
+        )
+        await asyncio.sleep(1.0)
+    return Level(
+        rooms=n_rooms,
+        players=args.players,
+        stats=stats,
+        create_rate=create_rate,
+        join_rate=join_rate,
+        rss_before_kib=rss_before,
+        rss_in_game_kib=rss_in_game,
+        rss_after_end_kib=vm_rss_kib(service_pid),
+        finished=finished,
+        play_s=play_s,
+        service_cpu_play_s=cpu_play,
+        setup_s=setup_s or time.monotonic() - level_started,
+    )
+
+
+async def create_burst(http: Http, count: int, concurrency: int, stats_ref: list[Stats]) -> dict:
+    """Rooms created as fast as `concurrency` clients can, then ended."""
+    stats = stats_ref[0] = Stats()
+    limit = asyncio.Semaphore(concurrency)
+
+    async def create() -> dict | None:
+        async with limit:
+            status, body = await http.call("create", "POST", "/api/rooms", json={"name": "Host"})
+            return body if status == 201 else None
+
+    started = time.perf_counter()
+    hosts = await asyncio.gather(*(create() for _ in range(count)))
+    wall = time.perf_counter() - started
+    await asyncio.sleep(1.0)  # the game master joins each new room in the background
+    started_end = time.perf_counter()
+
+    async def end(host: dict) -> None:
+        async with limit:
+            await http.call(
+                "end", "POST", f"/api/rooms/{host['room_id']}/end",
+                headers={"Authorization": f"Bearer {host['player_key']}"},
+            )
+
+    await asyncio.gather(*(end(h) for h in hosts if h))
+    end_wall = time.perf_counter() - started_end
+    return {
+        "count": count,
+        "concurrency": concurrency,
+        "rate": sum(1 for h in hosts if h) / wall,
+        "end_rate": sum(1 for h in hosts if h) / max(1e-9, end_wall),
+        "p50": percentile(stats.http.get("create", []), 50),
+        "p99": percentile(stats.http.get("create", []), 99),
+        "failures": list(stats.failures),
+    }
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def level_sizes(max_rooms: int) -> list[int]:
+    sizes = [n for n in (1, 5, 10, 20, 40, 80) if n < max_rooms]
+    return sizes + [max_rooms]
+
+
+def render(
+    info: dict, command: str, args: argparse.Namespace, levels: list[Level], burst: dict | None,
+    warmup_s: float | None, stop_reason: str, service_log: list[str], total_s: float,
+) -> str:
+    lines = [
+        f"Machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, {info['livekit']}; "
+        f"{info['date']}; load average at start {info['load']}.",
+        "",
+        f"Command (from the repository root): `{command}`",
+        "",
+        f"Each room: {args.players} players, {args.rounds} rounds, turn/vote/reveal "
+        f"{args.turn_seconds}/{args.vote_seconds}/{args.reveal_seconds} s; per player per round "
+        f"{args.drafts} draft ballots + 1 locked ballot. Latencies are `perform_rpc` round trips "
+        "from a client to the game master through livekit-server. Fresh rooms per level.",
+        "",
+        "| rooms in vote at once | players | games finished | vote RPCs | vote p50 | vote p99 "
+        "| sync p50 | sync p99 | pass p50 / p99 | failed calls | service CPU in play | RSS per room |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for lv in levels:
+        votes = lv.stats.rpc.get("bodyswap.vote", [])
+        cpu_pct = 100 * lv.service_cpu_play_s / lv.play_s if lv.play_s else 0
+        lines.append(
+            f"| {lv.rooms} | {lv.rooms * lv.players} | {lv.finished}/{lv.rooms} | {len(votes)} "
+            f"| {ms(lv.p('bodyswap.vote', 50))} | {ms(lv.p('bodyswap.vote', 99))} "
+            f"| {ms(lv.p('bodyswap.sync', 50))} | {ms(lv.p('bodyswap.sync', 99))} "
+            f"| {ms(lv.p('bodyswap.pass', 50))} / {ms(lv.p('bodyswap.pass', 99))} "
+            f"| {len(lv.stats.failures)}/{lv.stats.calls} ({100 * lv.error_rate:.1f} %) "
+            f"| {lv.service_cpu_play_s:.1f} s in {lv.play_s:.0f} s ({cpu_pct:.0f} %) "
+            f"| {lv.rss_per_room_kib / 1024:.2f} MiB |"
+        )
+    lines += [
+        "",
+        "| setup, per level | rooms created/s | joins/s | enrollment per player p50 / max "
+        "| game-room connect p50 / max | service RSS before → in game → after end |",
+        "|---|---|---|---|---|---|",
+    ]
+    for lv in levels:
+        s = lv.stats
+        lines.append(
+            f"| {lv.rooms} rooms ({lv.setup_s:.0f} s) | {lv.create_rate:.1f} | {lv.join_rate:.1f} "
+            f"| {ms(percentile(s.enroll_s, 50))} / {ms(max(s.enroll_s, default=None))} "
+            f"| {ms(percentile(s.connect_s, 50))} / {ms(max(s.connect_s, default=None))} "
+            f"| {lv.rss_before_kib / 1024:.0f} → {lv.rss_in_game_kib / 1024:.0f} → "
+            f"{lv.rss_after_end_kib / 1024:.0f} MiB |"
+        )
+    lines.append("")
+    if burst:
+        lines.append(
+            f"Room creation burst: {burst['count']} rooms over HTTP by {burst['concurrency']} concurrent "
+            f"clients: **{burst['rate']:.1f} rooms/s** (POST p50 {ms(burst['p50'])}, p99 {ms(burst['p99'])}), "
+            f"{len(burst['failures'])} failed; ending them: {burst['end_rate']:.1f} rooms/s."
+        )
+    if warmup_s is not None:
+        lines.append(
+            f"Warm-up enrollment (first use loads the face and voice models): {warmup_s:.1f} s, "
+            "not counted above."
+        )
+    ok = [lv for lv in levels if not lv.stats.failures and not lv.slow and lv.finished == lv.rooms]
+    capacity = max((lv.rooms for lv in ok), default=0)
+    lines.append(
+        f"Capacity: **{capacity} concurrent rooms** ({capacity * args.players} players) voting with no "
+        f"failed call and vote/sync p99 under {SLOW_P99_S:.0f} s. Stopped: {stop_reason}. "
+        f"Whole run: {total_s:.0f} s."
+    )
+    failures = [f for lv in levels for f in lv.stats.failures] + (burst["failures"] if burst else [])
+    if failures:
+        lines += ["", "Failures (first 5):", ""] + [f"- `{f[:200]}`" for f in failures[:5]]
+    races = sum(lv.stats.races for lv in levels)
+    if races:
+        lines.append(f"Passes refused because the turn timer had already moved on (a game race, not counted): {races}.")
+    if service_log:
+        lines += ["", f"Room service log: {len(service_log)} warning/error lines; first 5:", ""]
+        lines += [f"- `{line[:200]}`" for line in service_log[:5]]
+    return "\n".join(lines)
+
+
+def write_doc(section: str, path: Path) -> None:
+    block = (
+        f"{START_MARK}\n## Room service capacity\n\n"
+        "Written by `scripts/bench_room_service.py`. Taken on a shared machine (other work ran on the "
+        "same cores), so treat the figures as a floor and compare runs only on the same machine. "
+        "The bench's own clients (every player) run on the same cores as the service and "
+        "livekit-server.\n\n"
+        f"{section}\n{END_MARK}"
+    )
+    text = path.read_text() if path.exists() else DOC_INTRO
+    if START_MARK in text and END_MARK in text:
+        head, rest = text.split(START_MARK, 1)
+        _, tail = rest.split(END_MARK, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def service_problems(log_path: Path) -> list[str]:
+    if not log_path.exists():
+        return []
+    return [
+        line.strip()
+        for line in log_path.read_text(errors="replace").splitlines()
+        if re.match(r"(WARNING|ERROR|CRITICAL)\b", line) or line.startswith("Traceback")
+    ]
+
+
+def reproduce_command() -> str:
+    python = Path(sys.executable)
+    try:
+        python_text = str(python.relative_to(REPO_ROOT))
+    except ValueError:
+        python_text = str(python)
+    script = Path(__file__).resolve().relative_to(REPO_ROOT)
+    return shlex.join([python_text, str(script), *sys.argv[1:]])
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+async def bench(args: argparse.Namespace) -> int:
+    run_started = time.monotonic()
+    info = machine()
+    command = reproduce_command()
+    print(f"machine: {info}", flush=True)
+    rng = random.Random(args.seed)
+
+    sources = media_players()
+    loop = asyncio.get_running_loop()
+    slots = []
+    for source in sources[: min(args.players, len(sources))]:
+        clip = await loop.run_in_executor(None, load_clip, source.video, 2.0)
+        photo, voice = await loop.run_in_executor(None, enrollment_upload, source, clip)
+        slots.append(Slot(clip, photo, voice))
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-room-service-"))
+    server = service = None
+    levels: list[Level] = []
+    burst = None
+    warmup_s = None
+    stop_reason = "reached --max-rooms"
+    problems: list[str] = []
+    try:
+        server = start_livekit_server(workdir)
+        service = RoomServiceProcess(
+            server,
+            workdir / "rooms",
+            "bodyswap-bench",  # no worker takes this name: dispatches wait unclaimed, no media runs
+            BODYSWAP_CREATE_RATE_PER_MINUTE="1000000",
+            BODYSWAP_JOIN_RATE_PER_MINUTE="1000000",
+        )
+        service.start()
+        pid = service.process.pid
+        stats_ref = [Stats()]
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            http = Http(session, service.url, stats_ref)
+
+            # Warm-up: one enrollment loads the models once, then the room goes.
+            status, host = await http.call("create", "POST", "/api/rooms", json={"name": NAMES[0]})
+            if status == 201:
+                player = BenchPlayer(host, NAMES[0], 0, stats_ref)
+                started = time.perf_counter()
+                if await enroll(http, player, slots[0], args.camera_fps):
+                    warmup_s = time.perf_counter() - started
+                await http.call(
+                    "end", "POST", f"/api/rooms/{host['room_id']}/end",
+                    headers={"Authorization": f"Bearer {host['player_key']}"},
+                )
+            if stats_ref[0].failures:
+                raise RuntimeError(f"warm-up failed: {stats_ref[0].failures}")
+            enroll_estimate = max(1.0, warmup_s or 3.0)
+            game_estimate = args.rounds * (args.reveal_seconds + 10) + 15.0
+
+            for n in level_sizes(args.max_rooms):
+                elapsed = time.monotonic() - run_started
+                needed = n * args.players * enroll_estimate + game_estimate + 10
+                if elapsed + needed > args.time_budget:
+                    stop_reason = (
+                        f"{n} rooms would take about {needed:.0f} s more (enrollment "
+                        f"{enroll_estimate:.1f} s a player), over --time-budget {args.time_budget:.0f} s"
+                    )
+                    break
+                print(f"level: {n} rooms x {args.players} players ...", flush=True)
+                level = await run_level(n, args, http, pid, slots, stats_ref, rng)
+                levels.append(level)
+                print(
+                    f"  finished {level.finished}/{n}, vote p50 {ms(level.p('bodyswap.vote', 50))} "
+                    f"p99 {ms(level.p('bodyswap.vote', 99))}, sync p99 {ms(level.p('bodyswap.sync', 99))}, "
+                    f"failures {len(level.stats.failures)}/{level.stats.calls}, "
+                    f"RSS/room {level.rss_per_room_kib / 1024:.2f} MiB, setup {level.setup_s:.0f} s, "
+                    f"play {level.play_s:.0f} s",
+                    flush=True,
+                )
+                if level.stats.enroll_s:
+                    enroll_estimate = sum(level.stats.enroll_s) / len(level.stats.enroll_s)
+                game_estimate = max(game_estimate, level.play_s + 5)
+                if level.stats.failures or level.finished < n:
+                    stop_reason = f"{n} rooms had failures"
+                    break
+                if level.slow:
+                    stop_reason = f"{n} rooms had a vote or sync p99 over {SLOW_P99_S:.0f} s"
+                    break
+
+            if args.burst > 0:
+                print(f"create burst: {args.burst} rooms ...", flush=True)
+                burst = await create_burst(http, args.burst, args.burst_concurrency, stats_ref)
+        problems = service_problems(service.log_path)
+    finally:
+        if service is not None:
+            service.stop()
+        if server is not None:
+            stop_process(server.process)
+        if args.keep_workdir:
+            print(f"logs kept in {workdir}", flush=True)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    section = render(
+        info, command, args, levels, burst, warmup_s, stop_reason, problems, time.monotonic() - run_started
+    )
+    print()
+    print(section)
+    if args.write_doc and levels:
+        write_doc(section, args.doc)
+        print(f"\nwritten to {args.doc}")
+    return 0 if levels else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-rooms", type=int, default=10, help="largest level (levels: 1, 5, 10, 20, ...)")
+    parser.add_argument("--players", type=int, default=4, help="players per room (3-8)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--turn-seconds", type=int, default=10)
+    parser.add_argument("--vote-seconds", type=int, default=15)
+    parser.add_argument("--reveal-seconds", type=int, default=5)
+    parser.add_argument("--drafts", type=int, default=2, help="unlocked ballots before the locked one")
+    parser.add_argument("--camera-fps", type=float, default=5.0, help="frame rate of the enrollment camera")
+    parser.add_argument("--time-budget", type=float, default=420.0, help="seconds; no level starts that would not fit")
+    parser.add_argument("--burst", type=int, default=20, help="rooms in the creation burst (0: none)")
+    parser.add_argument("--burst-concurrency", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--doc", type=Path, default=DOC_PATH)
+    parser.add_argument("--no-doc", dest="write_doc", action="store_false", help="print only")
+    parser.add_argument("--keep-workdir", action="store_true", help="keep the servers' logs")
+    args = parser.parse_args()
+    if not 3 <= args.players <= len(NAMES):
+        parser.error(f"--players must be from 3 to {len(NAMES)}")
+    if args.max_rooms < 1:
+        parser.error("--max-rooms must be at least 1")
+    return asyncio.run(bench(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

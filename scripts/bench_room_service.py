@@ -46,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -645,6 +646,8 @@ async def create_burst(http: Http, count: int, concurrency: int, stats_ref: list
         "end_rate": sum(1 for h in hosts if h) / max(1e-9, end_wall),
         "p50": percentile(stats.http.get("create", []), 50),
         "p99": percentile(stats.http.get("create", []), 99),
+        "end_p50": percentile(stats.http.get("end", []), 50),
+        "end_p99": percentile(stats.http.get("end", []), 99),
         "failures": list(stats.failures),
     }
 
@@ -708,7 +711,8 @@ def render(
         lines.append(
             f"Room creation burst: {burst['count']} rooms over HTTP by {burst['concurrency']} concurrent "
             f"clients: **{burst['rate']:.1f} rooms/s** (POST p50 {ms(burst['p50'])}, p99 {ms(burst['p99'])}), "
-            f"{len(burst['failures'])} failed; ending them: {burst['end_rate']:.1f} rooms/s."
+            f"{len(burst['failures'])} failed; ending them 1 s later, same concurrency: "
+            f"{burst['end_rate']:.1f} rooms/s (POST end p50 {ms(burst['end_p50'])}, p99 {ms(burst['end_p99'])})."
         )
     if warmup_s is not None:
         lines.append(
@@ -729,7 +733,7 @@ def render(
     if races:
         lines.append(f"Passes refused because the turn timer had already moved on (a game race, not counted): {races}.")
     if service_log:
-        lines += ["", f"Room service log: {len(service_log)} warning/error lines; first 5:", ""]
+        lines += ["", "Room service log, warnings and errors (count x line; first 5 distinct):", ""]
         lines += [f"- `{line[:200]}`" for line in service_log[:5]]
     return "\n".join(lines)
 
@@ -755,13 +759,15 @@ def write_doc(section: str, path: Path) -> None:
 
 
 def service_problems(log_path: Path) -> list[str]:
+    """The room service's warning and error lines, each distinct message once with its count."""
     if not log_path.exists():
         return []
-    return [
+    counts = Counter(
         line.strip()
         for line in log_path.read_text(errors="replace").splitlines()
         if re.match(r"(WARNING|ERROR|CRITICAL)\b", line) or line.startswith("Traceback")
-    ]
+    )
+    return [f"{count} x {line}" for line, count in counts.most_common()]
 
 
 def reproduce_command() -> str:

@@ -9,9 +9,6 @@ from room_service.rate_limit import RateLimiter
 from room_service.records import PlayerRecord, RoomRecord, hash_key
 from room_service.store import SqliteRoomStore
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
 KEY = "a-players-secret-key-123"
 
 
@@ -27,6 +24,7 @@ def record(room_id: str = "r1") -> RoomRecord:
     )
 
 
+@pytest.mark.asyncio(loop_scope="session")
 async def test_a_saved_room_is_read_back_by_a_new_store_on_the_same_file(tmp_path):
     store = SqliteRoomStore(tmp_path / "rooms.sqlite3")
     await store.save(record())

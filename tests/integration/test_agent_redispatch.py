@@ -3,7 +3,6 @@ back in the game room while the game goes on."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
@@ -14,19 +13,11 @@ from tests.conftest import room_service_settings, serve
 from tests.support.agent_worker import start_agent_worker
 from tests.support.game_client import GamePlayer
 from tests.support.livekit_server import free_port, stop_process
-from tests.support.media import enrollment_upload, load_clip, media_players
+from tests.support.rooms import enrolled_players
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 AGENT_NAME = "bodyswap-redispatch"
-
-
-async def post(http, url, body=None, key=None):
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    async with http.post(url, json=body or {}, headers=headers) as response:
-        payload = await response.json()
-        assert response.status in (200, 201), payload
-        return payload
 
 
 def bodies(player: GamePlayer) -> set[str]:
@@ -41,17 +32,8 @@ async def test_bodies_come_back_after_the_worker_is_killed(http, livekit_server,
     workers = [start_agent_worker(livekit_server, tmp_path, AGENT_NAME)]
     players: list[GamePlayer] = []
     try:
-        sources = media_players()[:3]
-        clips = [load_clip(p.video, 2.0) for p in sources]
-        host = await post(http, f"{base}/api/rooms", {"name": "Ann"})
-        grants = [host] + [
-            await post(http, f"{base}/api/rooms/{host['room_id']}/join", {"name": n, "invite": host["invite_code"]})
-            for n in ("Bo", "Cy")
-        ]
-        players = [GamePlayer(http, base, g, n) for g, n in zip(grants, ("Ann", "Bo", "Cy"))]
-        for player, source, clip in zip(players, sources, clips):
-            await player.connect(camera=clip)
-            assert (await player.enroll(*enrollment_upload(source, clip)))[0] == 200
+        players = await enrolled_players(http, base, ["Ann", "Bo", "Cy"])
+        for player in players:
             await player.rpc("bodyswap.ready", {"ready": True})
         await players[0].rpc("bodyswap.settings", {"settings": {"turn_seconds": 120}})
         await players[0].rpc("bodyswap.start")

@@ -9,14 +9,9 @@ import pytest
 
 from tests.support.game_client import GamePlayer
 from tests.support.media import enrollment_upload, load_clip, media_players
+from tests.support.rooms import open_room, post_status
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-
-async def post(http, url, body=None, key=None):
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    async with http.post(url, json=body or {}, headers=headers) as response:
-        return response.status, await response.json()
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +24,8 @@ def faces():
     return result
 
 
-async def room_with(http, base, names):
-    status, host = await post(http, f"{base}/api/rooms", {"name": names[0]})
-    grants = [host]
-    for name in names[1:]:
-        status, grant = await post(
-            http, f"{base}/api/rooms/{host['room_id']}/join", {"name": name, "invite": host["invite_code"]}
-        )
-        assert status == 201, grant
-        grants.append(grant)
-    return [GamePlayer(http, base, g, n) for g, n in zip(grants, names)]
+async def room_with(http, base, names) -> list[GamePlayer]:
+    return [GamePlayer(http, base, g, n) for g, n in zip(await open_room(http, base, names), names)]
 
 
 def enrolled(player_view: dict, player_id: str) -> bool:
@@ -78,15 +65,15 @@ async def test_every_way_out_deletes_what_was_recorded(http, room_service, faces
 
         # Leaving: enrolled again, then gone, and the key with it.
         assert (await ann.enroll(*ann_upload))[0] == 200
-        assert (await post(http, f"{ann.base}/leave", key=ann.grant["player_key"]))[0] == 200
+        assert (await post_status(http, f"{ann.base}/leave", key=ann.grant["player_key"]))[0] == 200
         assert room_service.biometric_files(room_id) == []
-        assert (await post(http, f"{ann.base}/ready", {"ready": True}, key=ann.grant["player_key"]))[0] == 403
+        assert (await post_status(http, f"{ann.base}/ready", {"ready": True}, key=ann.grant["player_key"]))[0] == 403
 
         # Kicked by the host (Bo became host when Ann left): Cy's data goes too.
         await cy.connect(camera=bo_clip)
         assert (await cy.enroll(*bo_upload))[0] == 200
         assert room_service.biometric_files(room_id)
-        status, body = await post(http, f"{bo.base}/kick", {"player_id": cy.id}, key=bo.grant["player_key"])
+        status, body = await post_status(http, f"{bo.base}/kick", {"player_id": cy.id}, key=bo.grant["player_key"])
         assert status == 200, body
         assert room_service.biometric_files(room_id) == []
     finally:

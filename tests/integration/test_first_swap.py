@@ -19,20 +19,13 @@ from livekit import api, rtc
 from tests.support.analysis import best_frame_match, peak_normalized_xcorr, rms, thumbnail
 from tests.support.media import enrollment_upload, load_clip, load_voice, media_players, utterances
 from tests.support.player import AUDIO_RATE, CAMERA_FPS, TestPlayer
+from tests.support.rooms import open_room, post
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 FLOW_SECONDS = 12.0  # media must flow for at least 10 s
 CLIP_SECONDS = 30.0
 PLAYERS = 3
-
-
-async def call(http: aiohttp.ClientSession, url: str, body: dict | None = None, key: str | None = None):
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    async with http.post(url, json=body or {}, headers=headers) as response:
-        payload = await response.json()
-        assert response.status in (200, 201), payload
-        return payload
 
 
 async def enroll(http, base: str, player: TestPlayer, upload: tuple[bytes, bytes]) -> None:
@@ -57,22 +50,19 @@ async def game(http, room_service, agent_worker):
     ]
     uploads = [await loop.run_in_executor(None, enrollment_upload, p, c) for p, c in zip(sources, clips)]
     names = ["Alice", "Bob", "Cleo"]
-    host = await call(http, f"{base}/api/rooms", {"name": names[0]})
-    grants = [host] + [
-        await call(http, f"{base}/api/rooms/{host['room_id']}/join", {"name": n, "invite": host["invite_code"]})
-        for n in names[1:]
-    ]
+    grants = await open_room(http, base, names)
+    host = grants[0]
     players = [TestPlayer(n, g, c, v) for n, g, c, v in zip(names, grants, clips, voices)]
     for player, upload in zip(players, uploads):
         await player.join()
         await player.publish_camera_and_microphone()
         await enroll(http, base, player, upload)
-        await call(http, f"{base}/api/rooms/{host['room_id']}/ready", {"ready": True}, key=player.grant["player_key"])
-    await call(http, f"{base}/api/rooms/{host['room_id']}/start", key=host["player_key"])
+        await post(http, f"{base}/api/rooms/{host['room_id']}/ready", {"ready": True}, key=player.grant["player_key"])
+    await post(http, f"{base}/api/rooms/{host['room_id']}/start", key=host["player_key"])
     yield players
     for player in players:
         await player.leave()
-    await call(http, f"{base}/api/rooms/{host['room_id']}/end", key=host["player_key"])
+    await post(http, f"{base}/api/rooms/{host['room_id']}/end", key=host["player_key"])
 
 
 async def wait_for(condition, timeout_s: float, what) -> None:

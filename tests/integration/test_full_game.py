@@ -6,14 +6,13 @@ must match the stated scoring rules computed here from what each player was priv
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 from livekit import rtc
 
 from tests.support.game_client import GamePlayer
-from tests.support.media import enrollment_upload, load_clip, media_players
+from tests.support.rooms import enrolled_players, post
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -21,37 +20,10 @@ NAMES = ["Ann", "Bo", "Cy", "Di", "Ed", "Flo"]
 FAST = {"rounds": 2, "turn_seconds": 10, "vote_seconds": 15, "reveal_seconds": 5}
 
 
-async def post(http, url: str, body: dict | None = None, key: str | None = None) -> dict:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    async with http.post(url, json=body or {}, headers=headers) as response:
-        payload = await response.json()
-        assert response.status in (200, 201), payload
-        return payload
-
-
 async def rpc_error(player: GamePlayer, method: str, payload: dict | None = None) -> str:
     with pytest.raises(rtc.RpcError) as info:
         await player.rpc(method, payload)
     return json.loads(info.value.data)["code"]
-
-
-async def open_game(http, base: str, count: int) -> list[GamePlayer]:
-    sources = media_players()[:count]
-    loop = asyncio.get_running_loop()
-    clips = [await loop.run_in_executor(None, load_clip, p.video, 2.0) for p in sources]
-    uploads = [await loop.run_in_executor(None, enrollment_upload, p, c) for p, c in zip(sources, clips)]
-    host = await post(http, f"{base}/api/rooms", {"name": NAMES[0]})
-    grants = [host] + [
-        await post(http, f"{base}/api/rooms/{host['room_id']}/join", {"name": n, "invite": host["invite_code"]})
-        for n in NAMES[1:count]
-    ]
-    players = [GamePlayer(http, base, g, n) for g, n in zip(grants, NAMES)]
-    for player, clip, upload in zip(players, clips, uploads):
-        await player.connect(camera=clip)
-        status, body = await player.enroll(*upload)
-        assert status == 200, body
-        await player.stop_camera()
-    return players
 
 
 def leaks(message, body_to_driver: dict[str, str]) -> list:
@@ -147,7 +119,7 @@ async def play(players: list[GamePlayer]) -> dict:
 
 @pytest.mark.parametrize("count", [3, 6])
 async def test_a_whole_game_over_livekit(http, room_service, agent_worker, count):
-    players = await open_game(http, room_service.url, count)
+    players = await enrolled_players(http, room_service.url, NAMES[:count])
     host = players[0]
     body_drops: list[str] = []
     host.game.on(

@@ -4,27 +4,18 @@ master is back in the room, the ballots already cast still count, and the game g
 from __future__ import annotations
 
 import asyncio
-import json
 
 import aiohttp
 import pytest
 from livekit import rtc
 
 from tests.support.game_client import GamePlayer
-from tests.support.media import enrollment_upload, load_clip, media_players
 from tests.support.room_service_process import RoomServiceProcess
+from tests.support.rooms import enrolled_players
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 SETTINGS = {"rounds": 1, "turn_seconds": 10, "vote_seconds": 120, "reveal_seconds": 5}
-
-
-async def post(http, url, body=None, key=None):
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    async with http.post(url, json=body or {}, headers=headers) as response:
-        payload = await response.json()
-        assert response.status in (200, 201), payload
-        return payload
 
 
 async def sync_when_back(player: GamePlayer, timeout_s: float = 30.0) -> dict:
@@ -41,22 +32,10 @@ async def sync_when_back(player: GamePlayer, timeout_s: float = 30.0) -> dict:
 async def test_a_restart_mid_vote_keeps_every_ballot_and_the_game_goes_on(livekit_server, tmp_path):
     service = RoomServiceProcess(livekit_server, tmp_path / "data", agent_name="bodyswap-restart")
     service.start()
-    sources = media_players()[:3]
-    clips = [load_clip(p.video, 2.0) for p in sources]
-    uploads = [enrollment_upload(p, c) for p, c in zip(sources, clips)]
     players: list[GamePlayer] = []
     async with aiohttp.ClientSession() as http:
         try:
-            host = await post(http, f"{service.url}/api/rooms", {"name": "Ann"})
-            grants = [host] + [
-                await post(http, f"{service.url}/api/rooms/{host['room_id']}/join", {"name": n, "invite": host["invite_code"]})
-                for n in ("Bo", "Cy")
-            ]
-            players = [GamePlayer(http, service.url, g, n) for g, n in zip(grants, ("Ann", "Bo", "Cy"))]
-            for player, clip, upload in zip(players, clips, uploads):
-                await player.connect(camera=clip)
-                assert (await player.enroll(*upload))[0] == 200
-                await player.stop_camera()
+            players = await enrolled_players(http, service.url, ["Ann", "Bo", "Cy"])
             await players[0].rpc("bodyswap.settings", {"settings": SETTINGS})
             for player in players:
                 await player.rpc("bodyswap.ready", {"ready": True})

@@ -123,6 +123,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 def machine() -> dict[str, str]:
     cpu = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -445,6 +450,8 @@ class Level:
     finished: int
     play_s: float
     service_cpu_play_s: float
+    livekit_cpu_play_s: float
+    clients_cpu_play_s: float
     setup_s: float
 
     @property
@@ -468,6 +475,7 @@ async def run_level(
     args: argparse.Namespace,
     http: Http,
     service_pid: int,
+    livekit_pid: int,
     slots: list[Slot],
     stats_ref: list[Stats],
     rng: random.Random,
@@ -515,7 +523,7 @@ async def run_level(
             )
 
     finished = 0
-    play_s = cpu_play = setup_s = 0.0
+    play_s = cpu_play = cpu_livekit = cpu_clients = setup_s = 0.0
     rss_in_game = rss_before
     try:
         # Everyone into their game room (a few at a time: connects are the heaviest thing here).
@@ -568,6 +576,8 @@ async def run_level(
 
         sampler = asyncio.create_task(sample_rss())
         cpu_before = cpu_seconds(service_pid)
+        livekit_before = cpu_seconds(livekit_pid)
+        clients_before = own_cpu_seconds()
         started = time.perf_counter()
         try:
             results = await asyncio.gather(
@@ -580,6 +590,8 @@ async def run_level(
             sampler.cancel()
         play_s = time.perf_counter() - started
         cpu_play = cpu_seconds(service_pid) - cpu_before
+        cpu_livekit = cpu_seconds(livekit_pid) - livekit_before
+        cpu_clients = own_cpu_seconds() - clients_before
         finished = sum(results)
         rss_in_game = max(rss_samples) if rss_samples else vm_rss_kib(service_pid)
     finally:
@@ -610,6 +622,8 @@ async def run_level(
         finished=finished,
         play_s=play_s,
         service_cpu_play_s=cpu_play,
+        livekit_cpu_play_s=cpu_livekit,
+        clients_cpu_play_s=cpu_clients,
         setup_s=setup_s or time.monotonic() - level_started,
     )
 
@@ -676,20 +690,24 @@ def render(
         "from a client to the game master through livekit-server. Fresh rooms per level.",
         "",
         "| rooms in vote at once | players | games finished | vote RPCs | vote p50 | vote p99 "
-        "| sync p50 | sync p99 | pass p50 / p99 | failed calls | service CPU in play | RSS per room |",
+        "| sync p50 | sync p99 | pass p50 / p99 | failed calls | RSS per room "
+        "| CPU in play: service / livekit / clients |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for lv in levels:
         votes = lv.stats.rpc.get("bodyswap.vote", [])
-        cpu_pct = 100 * lv.service_cpu_play_s / lv.play_s if lv.play_s else 0
+        def pct(cpu: float) -> str:
+            return f"{100 * cpu / lv.play_s:.0f} %" if lv.play_s else "-"
+
         lines.append(
             f"| {lv.rooms} | {lv.rooms * lv.players} | {lv.finished}/{lv.rooms} | {len(votes)} "
             f"| {ms(lv.p('bodyswap.vote', 50))} | {ms(lv.p('bodyswap.vote', 99))} "
             f"| {ms(lv.p('bodyswap.sync', 50))} | {ms(lv.p('bodyswap.sync', 99))} "
             f"| {ms(lv.p('bodyswap.pass', 50))} / {ms(lv.p('bodyswap.pass', 99))} "
             f"| {len(lv.stats.failures)}/{lv.stats.calls} ({100 * lv.error_rate:.1f} %) "
-            f"| {lv.service_cpu_play_s:.1f} s in {lv.play_s:.0f} s ({cpu_pct:.0f} %) "
-            f"| {lv.rss_per_room_kib / 1024:.2f} MiB |"
+            f"| {lv.rss_per_room_kib / 1024:.2f} MiB "
+            f"| {pct(lv.service_cpu_play_s)} / {pct(lv.livekit_cpu_play_s)} / {pct(lv.clients_cpu_play_s)} "
+            f"of one core over {lv.play_s:.0f} s |"
         )
     lines += [
         "",
@@ -721,9 +739,10 @@ def render(
         )
     ok = [lv for lv in levels if not lv.stats.failures and not lv.slow and lv.finished == lv.rooms]
     capacity = max((lv.rooms for lv in ok), default=0)
+    at_least = "at least " if levels and capacity == levels[-1].rooms else ""
     lines.append(
-        f"Capacity: **{capacity} concurrent rooms** ({capacity * args.players} players) voting with no "
-        f"failed call and vote/sync p99 under {SLOW_P99_S:.0f} s. Stopped: {stop_reason}. "
+        f"Capacity: **{at_least}{capacity} concurrent rooms** ({capacity * args.players} players) voting "
+        f"with no failed call and vote/sync p99 under {SLOW_P99_S:.0f} s. Stopped: {stop_reason}. "
         f"Whole run: {total_s:.0f} s."
     )
     failures = [f for lv in levels for f in lv.stats.failures] + (burst["failures"] if burst else [])
@@ -745,6 +764,15 @@ def write_doc(section: str, path: Path) -> None:
         "same cores), so treat the figures as a floor and compare runs only on the same machine. "
         "The bench's own clients (every player) run on the same cores as the service and "
         "livekit-server.\n\n"
+        "Reading it: a level is that many fresh rooms playing at once, their votes released together "
+        "at a common gate each round, so every room is in an active vote at the same moment. "
+        "Percentiles are nearest-rank over all the level's calls (with few calls, p99 is the "
+        "slowest). RSS per room is the service's VmRSS growth from before the level's rooms were "
+        "created to its peak during play, divided by the rooms: it holds the game master's own "
+        "LiveKit connection to each room (opened when the room is created, lobby included) and the "
+        "heap growth of that level's enrollments; the figure at the largest level is the one to "
+        "plan with. Failed calls are transport errors, timeouts and refusals the bench did not "
+        "expect, over all RPC and HTTP calls of the level.\n\n"
         f"{section}\n{END_MARK}"
     )
     text = path.read_text() if path.exists() else DOC_INTRO
@@ -846,7 +874,7 @@ async def bench(args: argparse.Namespace) -> int:
                     )
                     break
                 print(f"level: {n} rooms x {args.players} players ...", flush=True)
-                level = await run_level(n, args, http, pid, slots, stats_ref, rng)
+                level = await run_level(n, args, http, pid, server.process.pid, slots, stats_ref, rng)
                 levels.append(level)
                 print(
                     f"  finished {level.finished}/{n}, vote p50 {ms(level.p('bodyswap.vote', 50))} "

@@ -101,6 +101,10 @@ class RoomChannel:
         self.redispatch_task: asyncio.Task | None = None
         self.last_plan: MediaPlan | None = None
         self.closing = False
+        # Messages leave in the order the changes happened, from one sender task, so that
+        # publishing never holds up the room's lock or the reply to the RPC that made the change.
+        self.outbox: asyncio.Queue[tuple[str, str, list[str]] | None] = asyncio.Queue()
+        self.sender_task: asyncio.Task | None = None
 
     def agent_identities(self) -> list[str]:
         return [
@@ -144,6 +148,7 @@ class GameMaster:
         if channel is None:
             channel = self._channels[room_id] = RoomChannel(room_id)
             channel.connect_task = asyncio.create_task(self._connect(channel))
+            channel.sender_task = asyncio.create_task(self._send_outbox(channel))
         return channel
 
     async def _connect(self, channel: RoomChannel) -> None:
@@ -166,7 +171,18 @@ class GameMaster:
         channel.connected.set()
         record = await self._manager.store.load(channel.room_id)
         if record is not None:
-            await self._broadcast_state(channel, game.GameState.from_dict(record.game))
+            self._queue_state(channel, game.GameState.from_dict(record.game))
+
+    async def _send_outbox(self, channel: RoomChannel) -> None:
+        await channel.connected.wait()
+        while (message := await channel.outbox.get()) is not None:
+            topic, payload, destinations = message
+            try:
+                await channel.room.local_participant.publish_data(
+                    payload, topic=topic, destination_identities=destinations
+                )
+            except Exception as e:  # a lost message: players resync with bodyswap.sync
+                logger.warning("could not send %s in room %s: %s", topic, channel.room_id, e)
 
     async def _close_channel(self, room_id: str) -> None:
         channel = self._channels.pop(room_id, None)
@@ -176,6 +192,11 @@ class GameMaster:
         for task in (channel.tick_task, channel.redispatch_task):
             if task is not None:
                 task.cancel()
+        channel.outbox.put_nowait(None)  # the sender finishes what is queued, then stops
+        if channel.sender_task is not None and channel.connected.is_set():
+            await asyncio.wait([channel.sender_task], timeout=2)
+        if channel.sender_task is not None:
+            channel.sender_task.cancel()
         if channel.connect_task is not None:
             # Never cancel a connect in flight: the rtc SDK aborts the process when a connection it
             # completed is never picked up. Let the attempt finish (it is bounded), then leave.
@@ -187,10 +208,13 @@ class GameMaster:
     async def _on_change(self, record: RoomRecord, state: game.GameState, events: list) -> None:
         channel = self._channel(record.id)
         self._schedule_tick(channel, state)
-        if channel.connected.is_set():
-            for event in events:
-                await self._send_event(channel, event)
-            await self._broadcast_state(channel, state)
+        for event in events:
+            message = json.dumps({"kind": event.kind, **event.payload})
+            if event.to is None:
+                channel.outbox.put_nowait((EVENT_TOPIC, message, []))
+            else:
+                channel.outbox.put_nowait((PRIVATE_TOPIC, message, [event.to]))
+        self._queue_state(channel, state)
         # Media work talks to LiveKit's API and may take the room lock: never inside this callback.
         asyncio.create_task(self._ensure_media(channel, record, state))
 
@@ -201,18 +225,9 @@ class GameMaster:
         except Exception as e:  # the room may never have been created on LiveKit
             logger.info("no LiveKit room to delete for %s: %s", room_id, e)
 
-    async def _send_event(self, channel: RoomChannel, event: game.Event) -> None:
-        message = json.dumps({"kind": event.kind, **event.payload})
-        if event.to is None:
-            await channel.room.local_participant.publish_data(message, topic=EVENT_TOPIC)
-        else:
-            await channel.room.local_participant.publish_data(
-                message, topic=PRIVATE_TOPIC, destination_identities=[event.to]
-            )
-
-    async def _broadcast_state(self, channel: RoomChannel, state: game.GameState) -> None:
+    def _queue_state(self, channel: RoomChannel, state: game.GameState) -> None:
         view = game.public_view(state, self._manager.now())
-        await channel.room.local_participant.publish_data(json.dumps(view), topic=STATE_TOPIC)
+        channel.outbox.put_nowait((STATE_TOPIC, json.dumps(view), []))
 
     def _schedule_tick(self, channel: RoomChannel, state: game.GameState) -> None:
         # A tick's own change reschedules from inside that tick: never cancel the running task,

@@ -72,8 +72,13 @@ class RoomManager:
         async with self._locks[room_id]:
             return await self._add_player(record, host_name)
 
+    async def _locked_room(self, room_id: str) -> asyncio.Lock:
+        """The room's lock, made only for a room that exists: made-up ids leave nothing behind."""
+        await self.get(room_id)
+        return self._locks[room_id]
+
     async def join(self, room_id: str, invite_code: str, name: str) -> tuple[RoomRecord, PlayerRecord, str]:
-        async with self._locks[room_id]:
+        async with await self._locked_room(room_id):
             record = await self.get(room_id)
             if not secrets.compare_digest(invite_code.encode(), record.invite_code.encode()):
                 raise RoomError(403, "bad_invite", "This invite link is not valid for this room.")
@@ -104,7 +109,7 @@ class RoomManager:
 
     async def act(self, room_id: str, action: object) -> tuple[RoomRecord, game.GameState]:
         """Apply one engine action; `game.GameError` propagates and changes nothing."""
-        async with self._locks[room_id]:
+        async with await self._locked_room(room_id):
             record = await self.get(room_id)
             before = game.GameState.from_dict(record.game)
             outcome = game.apply(before, action, self.now(), self._rng)
@@ -136,7 +141,7 @@ class RoomManager:
 
     async def update_record(self, room_id: str, change: Callable[[RoomRecord], None]) -> RoomRecord:
         """Change bookkeeping outside the game rules (e.g. count a dispatch), under the room lock."""
-        async with self._locks[room_id]:
+        async with await self._locked_room(room_id):
             record = await self.get(room_id)
             change(record)
             await self.store.save(record)

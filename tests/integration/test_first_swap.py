@@ -171,6 +171,18 @@ async def test_players_never_receive_raw_media_and_cannot_publish_into_the_game(
                 watcher = viewer.game.remote_participants[other.grant["player_id"]]
                 assert not watcher.track_publications
 
+    # What LiveKit itself tells players names bodies only: speaker updates, and no metadata or
+    # attributes on the bodies that could point at a driver.
+    driver_ids = {p.grant["player_id"] for p in players}
+    for viewer in players:
+        assert viewer.speakers, "the bodies speak: LiveKit should have named them as speakers"
+        assert all(s.startswith("body-") for s in viewer.speakers), viewer.speakers
+        for participant in viewer.game.remote_participants.values():
+            if participant.identity.startswith("body-"):
+                assert not participant.metadata and not participant.attributes
+                assert participant.name in {p.name for p in players}  # the owner's name: public
+                assert not driver_ids & {participant.identity, participant.name}
+
     bob = players[1]
     # A player's ingest room shows them nobody: the agent there is hidden and subscribing is denied.
     assert not bob.ingest.remote_participants

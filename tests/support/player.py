@@ -46,6 +46,7 @@ class TestPlayer:
         self.wearing: dict | None = None  # the body this player wears, told privately
         self._tasks: list[asyncio.Task] = []
         self._watched: set[str] = set()
+        self.speakers: set[str] = set()  # every identity LiveKit ever named as an active speaker
 
     async def join(self) -> None:
         """Connect to both rooms. Bodies are received only once `watch` names them: decoding
@@ -54,6 +55,7 @@ class TestPlayer:
         self.game.on("track_subscribed", self._on_body_track)
         self.game.on("track_published", lambda pub, participant: self._subscribe_if_watched(participant))
         self.game.on("data_received", self._on_data)
+        self.game.on("active_speakers_changed", lambda speakers: self.speakers.update(p.identity for p in speakers))
         await self.game.connect(
             self.grant["livekit_url"], self.grant["game_token"], rtc.RoomOptions(auto_subscribe=False)
         )

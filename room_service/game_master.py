@@ -105,6 +105,10 @@ class RoomChannel:
         # publishing never holds up the room's lock or the reply to the RPC that made the change.
         self.outbox: asyncio.Queue[tuple[str, str, list[str]] | None] = asyncio.Queue()
         self.sender_task: asyncio.Task | None = None
+        # Media work (dispatch, plan changes) runs one at a time per room, on the latest record:
+        # two changes in quick succession must not dispatch two agents or send an older plan last.
+        self.media_lock = asyncio.Lock()
+        self.media_tasks: set[asyncio.Task] = set()
 
     def agent_identities(self) -> list[str]:
         return [
@@ -216,7 +220,9 @@ class GameMaster:
                 channel.outbox.put_nowait((PRIVATE_TOPIC, message, [event.to]))
         self._queue_state(channel, state)
         # Media work talks to LiveKit's API and may take the room lock: never inside this callback.
-        asyncio.create_task(self._ensure_media(channel, record, state))
+        task = asyncio.create_task(self._ensure_media(channel))
+        channel.media_tasks.add(task)  # held, or the event loop may drop the task mid-flight
+        task.add_done_callback(channel.media_tasks.discard)
 
     async def _on_end(self, room_id: str) -> None:
         await self._close_channel(room_id)
@@ -276,19 +282,24 @@ class GameMaster:
 
     # --- media -----------------------------------------------------------------------------
 
-    async def _ensure_media(self, channel: RoomChannel, record: RoomRecord, state: game.GameState) -> None:
+    async def _ensure_media(self, channel: RoomChannel) -> None:
         """Dispatch the agent when a game starts and keep it on the current body assignment."""
-        try:
-            if not game.media_assignment(state):
-                channel.last_plan = None
-                return
-            plan = media_plan(record, state, self._plugin)
-            if record.media_dispatches == 0:
-                await self._dispatch(channel, plan)
-            elif plan != channel.last_plan:
-                await self._send_plan(channel, plan)
-        except Exception:
-            logger.exception("media update for room %s failed", record.id)
+        async with channel.media_lock:
+            try:
+                record = await self._manager.store.load(channel.room_id)
+                if record is None:
+                    return
+                state = game.GameState.from_dict(record.game)
+                if not game.media_assignment(state):
+                    channel.last_plan = None
+                    return
+                plan = media_plan(record, state, self._plugin)
+                if record.media_dispatches == 0:
+                    await self._dispatch(channel, plan)
+                elif plan != channel.last_plan:
+                    await self._send_plan(channel, plan)
+            except Exception:
+                logger.exception("media update for room %s failed", channel.room_id)
 
     async def _dispatch(self, channel: RoomChannel, plan: MediaPlan) -> None:
         await self._gateway.start_media(plan)
@@ -326,10 +337,11 @@ class GameMaster:
         await asyncio.sleep(AGENT_RETURN_GRACE_S)
         if channel.agent_identities():
             return
-        record = await self._manager.store.load(channel.room_id)
-        if record is None:
-            return
-        state = game.GameState.from_dict(record.game)
-        if game.media_assignment(state):
-            logger.warning("agent left room %s mid-game; dispatching again", channel.room_id)
-            await self._dispatch(channel, media_plan(record, state, self._plugin))
+        async with channel.media_lock:
+            record = await self._manager.store.load(channel.room_id)
+            if record is None:
+                return
+            state = game.GameState.from_dict(record.game)
+            if game.media_assignment(state):
+                logger.warning("agent left room %s mid-game; dispatching again", channel.room_id)
+                await self._dispatch(channel, media_plan(record, state, self._plugin))

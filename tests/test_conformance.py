@@ -68,6 +68,7 @@ def test_raising_on_no_face_noise_on_silence_and_short_blocks_are_reported():
     assert failed(report) == {
         "a frame with no face gets a frame back",
         "output size and format are stable",  # nothing came out to compare
+        "a session survives a call that raised",
         "a block in gives a block of the same length out",
         "silence stays silence",
     }
@@ -90,3 +91,55 @@ def test_bad_audio_declarations_are_reported(rate, block_ms):
         audio_block_ms = block_ms
 
     assert "audio rate and block" in failed(check_plugin(OddAudio(GrowingFrames()), frames=1))
+
+
+class BreaksAfterARaise(SwapSession):
+    """Raises on a frame size it did not start with, and never recovers: what the worker must not get."""
+
+    def __init__(self) -> None:
+        self.size: tuple[int, int] | None = None
+        self.broken = False
+
+    def convert_video(self, frame: VideoFrame) -> VideoFrame:
+        if self.broken:
+            raise RuntimeError("session is dead")
+        self.size = self.size or (frame.width, frame.height)
+        if (frame.width, frame.height) != self.size:
+            self.broken = True
+            raise ValueError("size changed")
+        return frame
+
+    def convert_audio(self, block: AudioBlock) -> AudioBlock:
+        return block
+
+
+def test_a_session_that_dies_after_one_exception_is_reported():
+    report = check_plugin(Broken(BreaksAfterARaise()), frames=2, size=(64, 48))
+    assert failed(report) == {"a session survives a call that raised"}
+    assert "session is dead" in report.failures()[0].detail
+
+
+def test_a_batching_plugin_must_return_one_frame_per_session():
+    class LosesFrames(Broken):
+        batches_video = True
+
+        def convert_video_batch(self, items):
+            return [frame for _, frame in items][:-1]
+
+    class Batches(Broken):
+        batches_video = True
+
+    assert failed(check_plugin(LosesFrames(GrowingFrames()), frames=1, size=(64, 48))) == {
+        "a batch gives one frame per session"
+    }
+    passing = check_plugin(Batches(PassthroughSession()), frames=2, size=(64, 48))
+    assert passing.passed, passing.table()
+    assert "3 frames for 3 sessions" in passing.table()
+
+
+class PassthroughSession(SwapSession):
+    def convert_video(self, frame: VideoFrame) -> VideoFrame:
+        return frame
+
+    def convert_audio(self, block: AudioBlock) -> AudioBlock:
+        return block

@@ -7,8 +7,10 @@ Plugin authors run it on their plugin, in their own tests or from the command li
 or `check_plugin(MyPlugin(), enrollment)` in a test, with a real enrollment when `prepare` needs one.
 
 It checks the declarations, that `prepare` gives bytes, that a session keeps frame formats,
-sizes, block lengths and rates, that silence stays silence and a frame with no face still gets a
-frame back, and it reports the conversion time per frame and per block (p50 / p95).
+sizes, block lengths and rates, that silence stays silence, that a frame with no face still gets a
+frame back, that a session keeps working after a call that raised (the worker loses one frame to
+an exception, never the session), that a batching plugin returns one frame per session in order,
+and it reports the conversion time per frame and per block (p50 / p95).
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ def check_plugin(
             f"{rate} Hz, {block_ms} ms",
         )
     )
+    latency_ms = plugin.audio_latency_ms
+    check(Check("audio latency", isinstance(latency_ms, int) and 0 <= latency_ms <= 500, f"{latency_ms} ms"))
 
     try:
         profile = plugin.prepare(enrollment or Enrollment())
@@ -112,11 +116,45 @@ def check_plugin(
     try:
         if "video" in swaps:
             _check_video(session, plugin, report, frames, size)
+            _check_recovery(session, plugin, report, size)
         if "voice" in swaps:
             _check_audio(session, rate, block, report, audio_seconds)
     finally:
         session.close()
+    if "video" in swaps and plugin.batches_video:
+        _check_batch(plugin, profile, report, size)
     return report
+
+
+def _check_recovery(session, plugin: SwapPlugin, report: ConformanceReport, size) -> None:
+    """A frame the session cannot take (an odd size mid-stream) may raise; the next must convert."""
+    width, height = size
+    try:
+        session.convert_video(no_face_frame(width // 2 + 1, height // 3 + 1, plugin.video_format, 0))
+    except Exception:  # noqa: BLE001 - raising here is allowed; breaking the session is not
+        pass
+    try:
+        out = session.convert_video(no_face_frame(width, height, plugin.video_format, 1))
+        passed, detail = isinstance(out, VideoFrame), f"then {out.width}x{out.height}"
+    except Exception as e:  # noqa: BLE001
+        passed, detail = False, f"next frame raised {e!r}"
+    report.checks.append(Check("a session survives a call that raised", passed, detail))
+
+
+def _check_batch(plugin: SwapPlugin, profile: bytes, report: ConformanceReport, size) -> None:
+    width, height = size
+    sessions = [plugin.session(profile, profile) for _ in range(3)]
+    try:
+        items = [(s, no_face_frame(width, height, plugin.video_format, i)) for i, s in enumerate(sessions)]
+        outs = plugin.convert_video_batch(items)
+        passed = len(outs) == len(items) and all(isinstance(o, VideoFrame) for o in outs)
+        detail = f"{len(outs)} frames for {len(items)} sessions"
+    except Exception as e:  # noqa: BLE001
+        passed, detail = False, f"raised {e!r}"
+    finally:
+        for s in sessions:
+            s.close()
+    report.checks.append(Check("a batch gives one frame per session", passed, detail))
 
 
 def _check_video(session, plugin: SwapPlugin, report: ConformanceReport, frames: int, size) -> None:

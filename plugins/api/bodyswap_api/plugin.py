@@ -13,6 +13,7 @@ A plugin turns one player's live media into another player's body. It has two ph
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -75,6 +76,12 @@ class SwapPlugin(ABC):
     video_format: ClassVar[VideoFormat] = "i420"
     audio_sample_rate: ClassVar[int] = 48000
     audio_block_ms: ClassVar[int] = 10
+    # How far converted audio lags its input beyond the call itself (look-ahead, overlap-add): the
+    # worker delays video by as much so the body's voice stays on its lips.
+    audio_latency_ms: ClassVar[int] = 0
+    # True: the worker hands convert_video_batch the newest frame of every body of a room at once
+    # (one GPU call for all players) instead of calling each session's convert_video.
+    batches_video: ClassVar[bool] = False
 
     @abstractmethod
     def prepare(self, enrollment: Enrollment) -> bytes:
@@ -83,3 +90,11 @@ class SwapPlugin(ABC):
     @abstractmethod
     def session(self, source: bytes | None, target: bytes) -> SwapSession:
         """Open a converter for a driver (their own profile, if enrolled) wearing `target`."""
+
+    def convert_video_batch(self, items: Sequence[tuple[SwapSession, VideoFrame]]) -> list[VideoFrame]:
+        """Convert one frame for each of several sessions in one call, results in the same order.
+
+        Only called when `batches_video` is set, from one worker thread per room. Override it to
+        stack the frames into one tensor; the default converts them one by one.
+        """
+        return [session.convert_video(frame) for session, frame in items]

@@ -6,7 +6,9 @@ Media path per seat:
                                                                               in the game room
 
 Video keeps only the newest frame: when a conversion is still running, newer frames replace the
-waiting one, so the body lags its driver by at most one conversion and never falls behind.
+waiting one, so the body lags its driver by at most one conversion and never falls behind. The
+faster of audio and video is then delayed to match the slower (agent/av_sync.py), so the body's
+voice stays on its lips whatever the plugin costs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,6 +24,9 @@ import numpy as np
 from bodyswap_api import AudioBlock, SwapPlugin, SwapSession, VideoFrame, i420_size
 from livekit import rtc
 
+from .av_sync import AvSync
+from .batching import VideoBatcher
+from .metrics import BodyStats
 from .plan import BodySeat
 
 logger = logging.getLogger("bodyswap.agent.body")
@@ -28,6 +34,7 @@ logger = logging.getLogger("bodyswap.agent.body")
 HOLDING_SIZE = 512
 HOLDING_INTERVAL_S = 0.5  # how often the holding frame is repeated while nothing live arrives
 LIVE_TIMEOUT_S = 1.0  # no swapped frame for this long: the body falls back to its holding frame
+REPORT_INTERVAL_S = 10.0  # one structured stats line per body this often
 VIDEO_TRACK_NAME = "body-video"  # the same for every body: track names must not tell them apart
 AUDIO_TRACK_NAME = "body-audio"
 
@@ -35,8 +42,6 @@ _BUFFER_TYPE = {"i420": rtc.VideoBufferType.I420, "rgb24": rtc.VideoBufferType.R
 
 # Issues a LiveKit token: (room, identity, name, can_publish, can_subscribe, hidden) -> JWT.
 TokenFactory = Callable[..., str]
-# Opens the plugin session for the seat's current driver wearing the seat's body.
-SessionFactory = Callable[[BodySeat], SwapSession]
 
 
 def holding_frame(size: int = HOLDING_SIZE) -> rtc.VideoFrame:
@@ -66,17 +71,18 @@ class Body:
         self,
         seat: BodySeat,
         plugin: SwapPlugin,
-        open_session: SessionFactory,
+        session: SwapSession,
         *,
         livekit_url: str,
         game_room: str,
         issue_token: TokenFactory,
         agent_identity: str,
+        batcher: VideoBatcher | None = None,
     ) -> None:
         self.seat = seat
+        self._batcher = batcher  # the room's shared GPU batch, for plugins that batch video
         self._plugin = plugin
-        self._open_session = open_session
-        self._session = open_session(seat)
+        self._session = session
         self._url = livekit_url
         self._game_room_name = game_room
         self._issue_token = issue_token
@@ -91,17 +97,35 @@ class Body:
         self._video_thread = ThreadPoolExecutor(1, thread_name_prefix="body-video")
         self._audio_thread = ThreadPoolExecutor(1, thread_name_prefix="body-audio")
         self._tasks: set[asyncio.Task[None]] = set()
-        self._driver_tasks: set[asyncio.Task[None]] = set()  # tied to the current driver's tracks
-        self._pending_frame: rtc.VideoFrame | None = None
+        self._track_tasks: dict[str, asyncio.Task[None]] = {}  # per driver track, by track sid
+        self._pending: tuple[rtc.VideoFrame, float] | None = None  # newest frame, its arrival
         self._driver_generation = 0  # bumps on every driver change; stale conversions are dropped
         self._frame_ready = asyncio.Event()
         self._last_live_frame = 0.0
         self._closed = False
 
-        self.frames_in = 0
-        self.frames_out = 0
-        self.frames_dropped = 0
-        self.conversion_errors = 0
+        block_s = plugin.audio_block_ms / 1000
+        self.sync = AvSync(block_s)
+        self.stats = BodyStats(game_room, seat.body_identity)
+        self._audio_delay_line: deque[rtc.AudioFrame] = deque()
+        self._audio_play_end = 0.0  # monotonic time the audio queued in the source runs out
+
+    # Counters the worker and tests read.
+    @property
+    def frames_in(self) -> int:
+        return self.stats.frames_in
+
+    @property
+    def frames_out(self) -> int:
+        return self.stats.frames_out
+
+    @property
+    def frames_dropped(self) -> int:
+        return self.stats.frames_dropped
+
+    @property
+    def conversion_errors(self) -> int:
+        return self.stats.video_errors + self.stats.audio_errors
 
     async def start(self) -> None:
         """Join the game room as the body and the driver's ingest room as a hidden subscriber."""
@@ -119,6 +143,7 @@ class Body:
         await self._publish_tracks()
         self._spawn(self._hold_when_idle())
         self._spawn(self._convert_video())
+        self._spawn(self._report())
 
         await self._connect_driver()
         logger.info("body %s is up", self.seat.body_identity)
@@ -126,6 +151,7 @@ class Body:
     async def _connect_driver(self) -> None:
         self._ingest = rtc.Room()
         self._ingest.on("track_subscribed", self._on_track_subscribed)
+        self._ingest.on("track_unsubscribed", self._on_track_unsubscribed)
         await self._ingest.connect(
             self._url,
             self._issue_token(
@@ -138,7 +164,7 @@ class Body:
             ),
         )
 
-    async def change_driver(self, seat: BodySeat) -> None:
+    async def change_driver(self, seat: BodySeat, session: SwapSession) -> None:
         """Put another player inside this body without touching its published tracks.
 
         Viewers keep their subscription; the body shows its holding frame until the new driver's
@@ -146,17 +172,14 @@ class Body:
         """
         if seat.body_identity != self.seat.body_identity:
             raise ValueError("a body keeps its identity; build a new Body for a new one")
-        if seat == self.seat:
-            return
-        for task in list(self._driver_tasks):
-            task.cancel()
-        await asyncio.gather(*self._driver_tasks, return_exceptions=True)
+        await self._stop_driver_tracks()
         await self._ingest.disconnect()
         self._driver_generation += 1
-        self._pending_frame = None
+        self._pending = None
         self._last_live_frame = 0.0
-        old_session, self.seat = self._session, seat
-        self._session = self._open_session(seat)
+        self._audio_delay_line.clear()
+        self.sync.reset()
+        old_session, self.seat, self._session = self._session, seat, session
         # The old session may be mid-conversion on its threads: close it there, after that call.
         self._video_thread.submit(old_session.close)
         await self._connect_driver()
@@ -188,9 +211,28 @@ class Body:
         if participant.identity != self.seat.driver_identity:
             return  # only the driver may publish here; ignore anything else
         if track.kind == rtc.TrackKind.KIND_VIDEO:
-            self._spawn(self._receive_video(track), self._driver_tasks)
+            self._track_tasks[publication.sid] = self._spawn(self._receive_video(track))
         elif track.kind == rtc.TrackKind.KIND_AUDIO:
-            self._spawn(self._convert_audio(track), self._driver_tasks)
+            self._track_tasks[publication.sid] = self._spawn(self._convert_audio(track))
+
+    def _on_track_unsubscribed(
+        self,
+        track: rtc.Track,
+        publication: rtc.RemoteTrackPublication,
+        participant: rtc.RemoteParticipant,
+    ) -> None:
+        # The driver left or unpublished: stop reading the dead track. When they come back, their
+        # new tracks arrive through _on_track_subscribed and the body lives on (holding frame between).
+        task = self._track_tasks.pop(publication.sid, None)
+        if task is not None:
+            task.cancel()
+
+    async def _stop_driver_tracks(self) -> None:
+        tasks = list(self._track_tasks.values())
+        self._track_tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _receive_video(self, track: rtc.Track) -> None:
         stream = rtc.VideoStream(
@@ -198,10 +240,10 @@ class Body:
         )
         try:
             async for event in stream:
-                self.frames_in += 1
-                if self._pending_frame is not None:
-                    self.frames_dropped += 1  # a newer frame replaces one still waiting
-                self._pending_frame = event.frame
+                self.stats.frame_in()
+                if self._pending is not None:
+                    self.stats.frame_dropped()  # a newer frame replaces one still waiting
+                self._pending = (event.frame, time.monotonic())
                 self._frame_ready.set()
         finally:
             await stream.aclose()
@@ -211,32 +253,50 @@ class Body:
         while True:
             await self._frame_ready.wait()
             self._frame_ready.clear()
-            frame, self._pending_frame = self._pending_frame, None
-            if frame is None:
+            pending, self._pending = self._pending, None
+            if pending is None:
                 continue
-            plugin_frame = to_plugin_frame(
-                frame, self._plugin.video_format, int(time.monotonic() * 1e6)
-            )
+            frame, arrived = pending
+            plugin_frame = to_plugin_frame(frame, self._plugin.video_format, int(arrived * 1e6))
             generation = self._driver_generation
             try:
-                out = await loop.run_in_executor(
-                    self._video_thread, self._session.convert_video, plugin_frame
-                )
+                if self._batcher is not None:
+                    out = await self._batcher.convert(self._session, plugin_frame)
+                else:
+                    out = await loop.run_in_executor(
+                        self._video_thread, self._session.convert_video, plugin_frame
+                    )
             except Exception:
                 self._note_conversion_error("video")
-                continue  # the holding task shows the holding frame once the body goes quiet
+                continue  # one frame lost; the holding task covers a session that keeps failing
             if generation != self._driver_generation:
                 continue  # converted from the previous driver: never show it after a switch
-            self._video_source.capture_frame(to_rtc_frame(out))
-            self._last_live_frame = time.monotonic()
-            self.frames_out += 1
+            latency = time.monotonic() - arrived
+            self.sync.note_video(latency)
+            rtc_frame = to_rtc_frame(out)
+            if self.sync.video_delay_s > 0:
+                loop.call_later(
+                    self.sync.video_delay_s, self._publish_video, rtc_frame, generation, latency
+                )
+            else:
+                self._publish_video(rtc_frame, generation, latency)
+
+    def _publish_video(self, frame: rtc.VideoFrame, generation: int, latency_s: float) -> None:
+        if self._closed or generation != self._driver_generation:
+            return
+        self._video_source.capture_frame(frame)
+        self._last_live_frame = time.monotonic()
+        self.stats.frame_out(latency_s)
 
     async def _convert_audio(self, track: rtc.Track) -> None:
         loop = asyncio.get_running_loop()
         rate, block_ms = self._plugin.audio_sample_rate, self._plugin.audio_block_ms
+        plugin_latency_s = self._plugin.audio_latency_ms / 1000
         stream = rtc.AudioStream(track, sample_rate=rate, num_channels=1, frame_size_ms=block_ms)
+        self._audio_play_end = 0.0
         try:
             async for event in stream:
+                arrived = time.monotonic()
                 block = AudioBlock(np.frombuffer(event.frame.data, dtype=np.int16).copy(), rate)
                 try:
                     out = await loop.run_in_executor(
@@ -245,11 +305,31 @@ class Body:
                 except Exception:
                     self._note_conversion_error("audio")
                     out = AudioBlock(np.zeros_like(block.samples), rate)  # silence, not the raw voice
-                await self._audio_source.capture_frame(
-                    rtc.AudioFrame(out.samples.tobytes(), out.sample_rate, 1, len(out.samples))
-                )
+                frame = rtc.AudioFrame(out.samples.tobytes(), out.sample_rate, 1, len(out.samples))
+                await self._send_audio(frame, arrived, plugin_latency_s)
         finally:
             await stream.aclose()
+
+    async def _send_audio(self, frame: rtc.AudioFrame, arrived: float, plugin_latency_s: float) -> None:
+        """Send a converted block through the lip-sync delay line, and account for its latency."""
+        self._audio_delay_line.append(frame)
+        while len(self._audio_delay_line) > self.sync.audio_delay_blocks + 1:
+            self._audio_delay_line.popleft()  # the delay shrank: drop a block to catch up
+        if len(self._audio_delay_line) <= self.sync.audio_delay_blocks:
+            return  # the delay grew (or is filling): hold this block back
+        outgoing = self._audio_delay_line.popleft()
+        now = time.monotonic()
+        if self._audio_play_end and now - self._audio_play_end > outgoing.duration:
+            self.stats.underrun()  # the body went silent for more than a block
+        queued_s = max(self._audio_play_end - now, 0.0)
+        self._audio_play_end = max(now, self._audio_play_end) + outgoing.duration
+        await self._audio_source.capture_frame(outgoing)
+        latency = (now - arrived) + plugin_latency_s + queued_s
+        self.sync.note_audio(latency)
+        self.stats.audio_out(latency)
+        skew = self.sync.residual_skew_s()
+        if skew is not None:
+            self.stats.av_skew(skew)
 
     async def _hold_when_idle(self) -> None:
         holding = holding_frame()
@@ -258,21 +338,35 @@ class Body:
                 self._video_source.capture_frame(holding)
             await asyncio.sleep(HOLDING_INTERVAL_S)
 
+    async def _report(self) -> None:
+        while True:
+            await asyncio.sleep(REPORT_INTERVAL_S)
+            logger.info(
+                "body stats",
+                extra={
+                    "room": self._game_room_name,
+                    "body": self.seat.body_identity,
+                    "video_delay_ms": round(self.sync.video_delay_s * 1000, 1),
+                    "audio_delay_ms": round(self.sync.audio_delay_s * 1000, 1),
+                    **self.stats.report(),
+                },
+            )
+
     def _note_conversion_error(self, kind: str) -> None:
-        self.conversion_errors += 1
-        if self.conversion_errors == 1 or self.conversion_errors % 100 == 0:
+        count = self.stats.conversion_error(kind)
+        if count == 1 or count % 100 == 0:
             logger.exception(
                 "%s conversion failed for body %s (%d failures so far)",
                 kind,
                 self.seat.body_identity,
-                self.conversion_errors,
+                count,
             )
 
-    def _spawn(self, coro, *groups: set[asyncio.Task[None]]) -> None:
+    def _spawn(self, coro) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
-        for group in (self._tasks, *groups):
-            group.add(task)
-            task.add_done_callback(group.discard)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def aclose(self) -> None:
         if self._closed:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+# The agent's identity: hidden in every ingest room, and the subject of its profile-fetch tokens.
+AGENT_IDENTITY = "bodyswap-agent"
 # The room service's participant in every game room; only it may change a running plan.
 GAME_MASTER_IDENTITY = "game-master"
 # RPC the agent job registers; the game master calls it with a MediaPlan whenever bodies reshuffle.
@@ -18,10 +20,19 @@ class BodySeat(BaseModel):
     body_identity: str = Field(description="Opaque identity of the body participant in the game room")
     body_name: str = Field(description="Display name of the body: the player whose body it is")
     driver_ingest_room: str = Field(description="Private room where the driver publishes raw media")
-    driver_identity: str = Field(description="The driver's identity in their ingest room")
+    driver_identity: str = Field(description="The driver's identity in their ingest room (player id)")
+    owner_id: str | None = Field(
+        None, description="Player id of the body's owner, whose enrolled profile the body wears"
+    )
 
 
 class MediaPlan(BaseModel):
     game_room: str
     plugin: str = Field(description="Swap plugin the bodies of this room run")
     seats: list[BodySeat]
+    profiles_url: str | None = Field(
+        None,
+        description="Where the job fetches enrolled profiles: GET {profiles_url}/{player_id} with an "
+        "agent token of this room. None runs every body on the plugin's unenrolled profile "
+        "(benchmarks and tools that have no room service).",
+    )

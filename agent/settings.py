@@ -28,11 +28,23 @@ class AgentSettings(BaseSettings):
     health_port: int = Field(
         8081, validation_alias="BODYSWAP_AGENT_HEALTH_PORT", description="GET / answers OK when up"
     )
-    max_rooms: int = Field(
-        4,
-        validation_alias="BODYSWAP_AGENT_MAX_ROOMS",
+    player_slots: int = Field(
+        8,
+        validation_alias="BODYSWAP_AGENT_PLAYER_SLOTS",
         gt=0,
-        description="Game rooms one worker takes at once; LiveKit dispatches no more to a full worker",
+        description="Bodies this machine runs at once (e.g. per GPU); LiveKit dispatches no room "
+        "to a worker whose slots are full, and the worker refuses a room that does not fit",
+    )
+    job_memory_limit_mb: float = Field(
+        4096,
+        validation_alias="BODYSWAP_AGENT_JOB_MEMORY_LIMIT_MB",
+        ge=0,
+        description="A room's job process is killed above this resident memory (0: no cap)",
+    )
+    metrics_port: int | None = Field(
+        8082,
+        validation_alias="BODYSWAP_AGENT_METRICS_PORT",
+        description="Prometheus metrics at http://HEALTH_HOST:PORT/metrics (unset: off)",
     )
     idle_processes: int = Field(
         1,

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from datetime import timedelta
 
-from bodyswap_api import Enrollment, load_plugin
+from bodyswap_api import SwapSession, load_plugin
 from livekit import api, rtc
-from livekit.agents import AgentServer, AutoSubscribe, JobContext, WorkerPermissions
+from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobRequest, WorkerPermissions
 
+from .batching import VideoBatcher
 from .body import Body
-from .plan import GAME_MASTER_IDENTITY, SET_PLAN_METHOD, MediaPlan
+from .capacity import PlayerSlots, seats_of
+from .plan import AGENT_IDENTITY, GAME_MASTER_IDENTITY, SET_PLAN_METHOD, BodySeat, MediaPlan
+from .profiles import ProfileCache
 from .settings import AgentSettings
 
 logger = logging.getLogger("bodyswap.agent")
-
-AGENT_IDENTITY = "bodyswap-agent"  # hidden in every ingest room
 
 
 def token_factory(settings: AgentSettings):
@@ -56,9 +58,16 @@ async def entrypoint(ctx: JobContext) -> None:
     # The job's own participant carries no media: it receives plan changes from the game master.
     await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
 
-    profile = plugin.prepare(Enrollment())  # TODO(#4): the enrolled players' stored profiles
     issue_token = token_factory(settings)
+    profiles = ProfileCache(plugin, settings.livekit_api_key, settings.livekit_api_secret)
+    batcher = VideoBatcher(plugin) if plugin.batches_video else None
     bodies: dict[str, Body] = {}
+
+    async def open_session(seat: BodySeat, current: MediaPlan) -> SwapSession:
+        source = await profiles.get(current, seat.driver_identity)
+        target = await profiles.target(current, seat.owner_id)
+        # Opening a session may load a model: off the event loop, like every conversion.
+        return await asyncio.to_thread(plugin.session, source, target)
 
     async def follow(new_plan: MediaPlan) -> None:
         """Make the running bodies match the plan: same body, new driver, no dropped call."""
@@ -66,17 +75,26 @@ async def entrypoint(ctx: JobContext) -> None:
         for identity in set(bodies) - set(wanted):
             await bodies.pop(identity).aclose()
         for identity, seat in wanted.items():
-            if identity in bodies:
-                await bodies[identity].change_driver(seat)
+            body = bodies.get(identity)
+            if body is not None and body.seat == seat:
+                continue
+            try:
+                session = await open_session(seat, new_plan)
+            except Exception:
+                logger.exception("body %s: the plugin could not open a session", identity)
+                continue  # a new body stays absent, a running one keeps its driver until next plan
+            if body is not None:
+                await body.change_driver(seat, session)
                 continue
             body = Body(
                 seat,
                 plugin,
-                lambda seat: plugin.session(None, profile),
+                session,
                 livekit_url=settings.livekit_url,
                 game_room=new_plan.game_room,
                 issue_token=issue_token,
                 agent_identity=AGENT_IDENTITY,
+                batcher=batcher,
             )
             try:
                 await body.start()
@@ -97,6 +115,9 @@ async def entrypoint(ctx: JobContext) -> None:
 
     async def close_bodies(*_: object) -> None:
         await asyncio.gather(*(body.aclose() for body in bodies.values()), return_exceptions=True)
+        if batcher is not None:
+            await batcher.aclose()
+        await profiles.aclose()  # biometric data leaves memory with the game
 
     ctx.add_shutdown_callback(close_bodies)
     ctx.room.local_participant.register_rpc_method(SET_PLAN_METHOD, set_plan)
@@ -106,10 +127,28 @@ async def entrypoint(ctx: JobContext) -> None:
 
 
 def build_server(settings: AgentSettings) -> AgentServer:
+    slots = PlayerSlots(settings.player_slots)
+
+    def running(server: AgentServer) -> list[tuple[str, str]]:
+        return [(info.job.id, info.job.metadata) for info in server.active_jobs]
+
     def load(server: AgentServer) -> float:
-        # Capacity is counted in rooms, not in CPU load: a busy CPU must not make LiveKit think
+        # Capacity is counted in players, not in CPU load: a busy CPU must not make LiveKit think
         # the worker is full, and a full worker must refuse rooms however idle its CPU looks.
-        return min(1.0, len(server.active_jobs) / settings.max_rooms)
+        return slots.load(running(server))
+
+    async def on_request(request: JobRequest) -> None:
+        if slots.reserve(request.job.id, request.job.metadata, running(server)):
+            await request.accept()
+        else:
+            logger.warning(
+                "refusing room %s: needs %d player slots, %d of %d free",
+                request.room.name,
+                seats_of(request.job.metadata),
+                slots.total - slots.used(running(server)),
+                slots.total,
+            )
+            await request.reject()
 
     server = AgentServer(
         load_fnc=load,
@@ -120,8 +159,13 @@ def build_server(settings: AgentSettings) -> AgentServer:
         host=settings.health_host,
         port=settings.health_port,
         num_idle_processes=settings.idle_processes,
+        job_memory_limit_mb=settings.job_memory_limit_mb,
+        job_memory_warn_mb=settings.job_memory_limit_mb * 0.8,
+        prometheus_port=settings.metrics_port,
+        # Job processes write their metrics here; the worker's endpoint serves all of them.
+        prometheus_multiproc_dir=tempfile.mkdtemp(prefix="bodyswap-agent-metrics-"),
         # Visible (kind agent) so the game master can find it and send it plan changes.
         permissions=WorkerPermissions(can_publish=False, can_subscribe=False, can_publish_data=True),
     )
-    server.rtc_session(entrypoint, agent_name=settings.agent_name)
+    server.rtc_session(entrypoint, agent_name=settings.agent_name, on_request=on_request)
     return server

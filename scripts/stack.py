@@ -149,7 +149,8 @@ def build_services(stack: StackSettings) -> list[Service]:
             "agent",
             [python, "-m", "agent", "start"],
             f"http://{agent.health_host}:{agent.health_port}/",
-            [("agent health", agent.health_port)],
+            [("agent health", agent.health_port)]
+            + ([("agent metrics", agent.metrics_port)] if agent.metrics_port else []),
             ready_mark="registered worker",
             env=livekit_env,
         ),

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,20 +21,29 @@ class AgentWorker:
     agent_name: str
     process: subprocess.Popen
     log_path: Path
+    metrics_port: int
     registered: threading.Event = field(default_factory=threading.Event)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def metrics_text(self) -> str:
+        """What Prometheus would scrape from the worker (its job processes included)."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.read().decode()
+
 
 def start_agent_worker(
     server: LiveKitServer, workdir: Path, agent_name: str, timeout_s: float = 60.0
 ) -> AgentWorker:
+    metrics_port = free_port()
     env = {
         **os.environ,
         **server.env(),
         "BODYSWAP_AGENT_NAME": agent_name,
         "BODYSWAP_AGENT_HEALTH_PORT": str(free_port()),
+        "BODYSWAP_AGENT_METRICS_PORT": str(metrics_port),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "agent", "start"],
@@ -43,7 +53,7 @@ def start_agent_worker(
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: its signals never reach pytest
     )
-    worker = AgentWorker(agent_name, process, workdir / f"agent-{agent_name}.log")
+    worker = AgentWorker(agent_name, process, workdir / f"agent-{agent_name}.log", metrics_port)
 
     def copy_log() -> None:
         with worker.log_path.open("wb") as log:

@@ -105,6 +105,7 @@ BURST_PERIOD_S = 0.5
 BITS_PER_PIXEL = 0.12  # publisher's max bitrate: about 660 kbps at 640x360, 24 fps
 CONNECT_TIMEOUT_S = 15.0
 BODIES_TIMEOUT_S = 60.0
+OVERLOAD_LAG_S = 0.02  # measurer loop lag p95 above this: the level's figures are not trustworthy
 GRACE_S = 2.0  # after the window, late marks still count
 SKEW_EARLY_MS, SKEW_LATE_MS = -45.0, 125.0  # ITU-R BT.1359: not noticed within this window
 TARGET = {"players": 4, "fps": 24.0, "video_p95_ms": 30.0, "audio_p95_ms": 20.0}
@@ -329,6 +330,7 @@ class Level:
         self.tasks: list[asyncio.Task] = []
         self.t0 = 0.0
         self.loop_lag: list[float] = []
+        self.errors: list[str] = []  # sender or receiver tasks that died
         self.window: tuple[float, float] = (0.0, 0.0)
 
     def token(self, room: str, identity: str, *, publish: bool, subscribe: bool, hidden: bool) -> str:
@@ -342,7 +344,15 @@ class Level:
         )
 
     def spawn(self, coro) -> None:
-        self.tasks.append(asyncio.create_task(coro))
+        task = asyncio.create_task(coro)
+        task.add_done_callback(self._note_crash)
+        self.tasks.append(task)
+
+    def _note_crash(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            e = task.exception()
+            self.errors.append(f"{task.get_coro().__qualname__}: {type(e).__name__}: {e}")
+            print(f"  task failed: {self.errors[-1]}", flush=True)
 
     # setup
 
@@ -614,6 +624,13 @@ class LevelResult:
     body_ids: list[str] = field(default_factory=list)
     worker_stats: list[str] = field(default_factory=list)  # the worker's own last report per body
     load_end: float = 0.0  # 1-minute load average at the end of the window
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def overloaded(self) -> bool:
+        """This process could not keep time: its stamps, and so every figure of the level, are off."""
+        lag = percentile(self.loop_lag, 95)
+        return bool(self.errors) or lag is None or lag > OVERLOAD_LAG_S
 
     def all(self, name: str) -> list[float]:
         return [x for body in self.bodies for x in getattr(body, name)]
@@ -709,6 +726,7 @@ async def run_level(players: int, args, server, lk, worker_pid: int) -> LevelRes
         raw=[raw_times(lane, start, end) for lane in level.lanes],
         body_ids=[lane.body for lane in level.lanes],
         load_end=load_end,
+        errors=list(level.errors),
     )
 
 
@@ -760,7 +778,7 @@ def render(info, command, args, compute, results: list[LevelResult], failures: l
         va, aa = r.all("video_added"), r.all("audio_added")
         cores = lambda s: f"{s / r.window_s * 100:.0f} %"  # noqa: E731
         lines.append(
-            f"| {r.players} | {p50_p95(va)} / {fmt_ms(max(va) if va else None)} "
+            f"| {r.players}{' (overloaded)' if r.overloaded else ''} | {p50_p95(va)} / {fmt_ms(max(va) if va else None)} "
             f"| {p50_p95(aa)} / {fmt_ms(max(aa) if aa else None)} "
             f"| {skew_text(r.all('skew_body'))} | {fmt_ms(percentile(r.all('skew_direct'), 50), True)} "
             f"| {skew_text(r.all('skew_added'))} | {r.dropped} of {r.direct} ({r.dropped / max(1, r.direct) * 100:.1f} %) "
@@ -789,6 +807,15 @@ def render(info, command, args, compute, results: list[LevelResult], failures: l
                 f"| {fmt_ms(percentile(b.skew_direct, 50), True)} | {fmt_ms(percentile(b.skew_added, 50), True)} "
                 f"| {b.resolutions or '-'} |"
             )
+    if any(r.overloaded for r in results):
+        lines += [
+            "",
+            f"(overloaded): this measuring process's event loop woke up more than {OVERLOAD_LAG_S * 1000:.0f} ms "
+            "late at p95 (or one of its tasks died), so it could not keep time: its publishers fell behind "
+            "and its arrival stamps are late. Read those rows as what an overloaded machine does, not as "
+            "the worker's cost.",
+        ]
+        lines += [f"- {r.players} players: {e}" for r in results for e in r.errors[:3]]
     if any(r.worker_stats for r in results):
         lines += ["", "The worker's own last per-body report in each level (its `body stats` log line, as logged):", ""]
         for r in results:

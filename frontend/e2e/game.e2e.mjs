@@ -1,0 +1,258 @@
+// End to end: three headless Chromiums with fake cameras and microphones play a whole round of
+// Bodyswap against the real stack (room service serving the built app, livekit-server, agent).
+// Run by tests/e2e/test_browser_game.py, which starts the stack and makes the media; by hand:
+//   BODYSWAP_URL=http://127.0.0.1:8080 BODYSWAP_BROWSER_MEDIA='[{"y4m":..,"wav":..},...]' \
+//   BODYSWAP_SCREENSHOTS=.run/e2e-screenshots node e2e/game.e2e.mjs
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.BODYSWAP_URL ?? 'http://127.0.0.1:8080';
+const MEDIA = JSON.parse(process.env.BODYSWAP_BROWSER_MEDIA ?? '[]');
+const SHOTS = process.env.BODYSWAP_SCREENSHOTS ?? '.run/e2e-screenshots';
+const CHROMIUM = process.env.BODYSWAP_CHROMIUM ?? '/usr/bin/chromium';
+const NAMES = ['Ann', 'Bo', 'Cy'];
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
+];
+const SECOND = 1000;
+
+mkdirSync(SHOTS, { recursive: true });
+const started = Date.now();
+const log = (...args) => console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s]`, ...args);
+
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+}
+
+async function launchPlayer(name, media) {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...FLAGS, `--use-file-for-fake-video-capture=${media.y4m}`, `--use-file-for-fake-audio-capture=${media.wav}`],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('console', (m) => m.type() === 'error' && log(`${name} console:`, m.text()));
+  page.on('pageerror', (e) => log(`${name} page error:`, e.message));
+  return { name, browser, page };
+}
+
+let shotCount = 0;
+async function shot(player, what) {
+  shotCount += 1;
+  const file = join(SHOTS, `${String(shotCount).padStart(2, '0')}-${player.name.toLowerCase()}-${what}.png`);
+  await player.page.screenshot({ path: file });
+  log('screenshot', file);
+}
+
+async function deviceCheck(player) {
+  const page = player.page;
+  const proceed = page.getByRole('button', { name: 'Looks good, continue' });
+  const turnOn = page.getByRole('button', { name: 'Turn on camera and microphone' });
+  await proceed.or(turnOn).first().waitFor({ timeout: 20 * SECOND });
+  if (await turnOn.isVisible()) await turnOn.click();
+  await proceed.waitFor({ timeout: 20 * SECOND });
+  // The preview plays and the level meter moves with the fake microphone.
+  await page.waitForFunction(() => document.querySelector('video.local-video')?.videoWidth > 0, null, { timeout: 20 * SECOND });
+  await page.waitForFunction(() => Number(document.querySelector('[role=meter]')?.getAttribute('aria-valuenow')) > 0, null, {
+    timeout: 20 * SECOND,
+  });
+}
+
+async function enroll(player) {
+  const page = player.page;
+  await page.getByLabel(/I agree/).check();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('button', { name: 'Take photo' }).click();
+  await page.getByRole('button', { name: 'Use this photo' }).waitFor({ timeout: 15 * SECOND });
+  if (player.name === 'Ann') await shot(player, 'photo-taken');
+  await page.getByRole('button', { name: 'Use this photo' }).click();
+  await page.getByRole('button', { name: 'Start recording' }).click();
+  if (player.name === 'Ann') {
+    await page.waitForTimeout(3 * SECOND);
+    await shot(player, 'recording-voice');
+  }
+  const finish = page.getByRole('button', { name: 'Finish recording' });
+  await finish.waitFor({ timeout: 90 * SECOND });
+  await finish.click();
+  await page.getByRole('button', { name: 'Use this recording' }).click();
+  await page.getByRole('progressbar', { name: 'Upload progress' }).waitFor({ timeout: 10 * SECOND });
+  if (player.name === 'Ann') await shot(player, 'uploading');
+  await page.getByRole('heading', { name: 'Lobby' }).waitFor({ timeout: 120 * SECOND });
+  log(player.name, 'enrolled');
+}
+
+async function phaseOf(page) {
+  return page.locator('.round-header .phase').textContent({ timeout: 1000 }).catch(() => null);
+}
+
+async function waitForPhase(players, phase, timeout) {
+  await Promise.all(
+    players.map((p) => p.page.locator('.round-header .phase', { hasText: phase }).waitFor({ timeout })),
+  );
+}
+
+/** Every player sees the two other bodies and their own, all marked AI-altered, with video. */
+async function checkBodies(players) {
+  for (const player of players) {
+    const page = player.page;
+    await page.waitForFunction(
+      () => {
+        const videos = [...document.querySelectorAll('.body-tile video')];
+        return videos.length === 3 && videos.every((v) => v.videoWidth > 0 && v.readyState >= 2);
+      },
+      null,
+      { timeout: 60 * SECOND },
+    );
+    const grid = await page.locator('.body-grid figcaption').allTextContents();
+    const wearing = await page.locator('.self-view .wearing strong').textContent();
+    check(grid.length === 2, `${player.name} sees ${grid.length} bodies in the grid`);
+    check(!grid.includes(wearing), `${player.name}'s grid leaves out the body they wear`);
+    check([...grid, wearing].sort().join() === [...NAMES].sort().join(), `${player.name} sees every body once: ${grid} + ${wearing}`);
+    check((await page.locator('.body-tile .badge', { hasText: 'AI-altered' }).count()) === 3, `${player.name}: every body is badged`);
+    // Only bodies are ever shown: every remote video comes from a body-* participant.
+    check((await page.locator('video:not(.local-video)').count()) === 3, `${player.name}: no other videos on the page`);
+    player.wearing = wearing;
+    log(player.name, 'wears', wearing, 'and sees', grid.join(', '));
+  }
+}
+
+async function main() {
+  check(MEDIA.length >= 3, 'BODYSWAP_BROWSER_MEDIA must list 3 players');
+  const players = [];
+  for (let i = 0; i < 3; i++) players.push(await launchPlayer(NAMES[i], MEDIA[i]));
+  const [host, ...guests] = players;
+  try {
+    // Start: the host creates a room.
+    await host.page.goto(BASE);
+    await host.page.getByLabel('Your name').fill('Ann');
+    await shot(host, 'start');
+    await host.page.getByRole('button', { name: 'Create a room' }).click();
+    await deviceCheck(host);
+    await shot(host, 'device-check');
+    await host.page.getByRole('button', { name: 'Looks good, continue' }).click();
+    await shot(host, 'consent');
+    const invite = await host.page.getByLabel(/Invite link/).inputValue();
+    check(invite.includes('/join/') && invite.includes('invite='), `invite link ${invite}`);
+    log('invite', invite);
+
+    // A broken invite gets a clear message.
+    await guests[0].page.goto(invite.replace(/invite=[^&]+/, 'invite=wrong'));
+    await guests[0].page.getByLabel('Your name').fill('Bo');
+    await guests[0].page.getByRole('button', { name: 'Join' }).click();
+    await guests[0].page.getByRole('alert').filter({ hasText: 'invite link is not valid' }).waitFor({ timeout: 10 * SECOND });
+    await shot(guests[0], 'bad-invite');
+
+    // Guests join through the link.
+    for (const guest of guests) {
+      await guest.page.goto(invite);
+      await guest.page.getByLabel('Your name').fill(guest.name);
+      if (guest.name === 'Bo') await shot(guest, 'join');
+      await guest.page.getByRole('button', { name: 'Join' }).click();
+      await deviceCheck(guest);
+      await guest.page.getByRole('button', { name: 'Looks good, continue' }).click();
+    }
+
+    // Everyone enrolls at once: consent, photo, voice, upload, the service's checks.
+    await Promise.all(players.map(enroll));
+    await shot(host, 'lobby');
+
+    // Lobby: guests get ready; the host makes the timers short and starts.
+    for (const guest of guests) await guest.page.getByRole('button', { name: "I'm ready" }).click();
+    await host.page.getByLabel('Rounds').fill('1');
+    await host.page.getByLabel('Turn (seconds)').fill('10');
+    await host.page.getByLabel('Vote (seconds)').fill('60');
+    await host.page.getByLabel('Reveal (seconds)').fill('8');
+    await host.page.getByRole('button', { name: 'Save settings' }).click();
+    await host.page.getByRole('status').filter({ hasText: 'Saved' }).waitFor({ timeout: 10 * SECOND });
+    const start = host.page.getByRole('button', { name: 'Start the game' });
+    await host.page.waitForFunction(() => {
+      const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Start the game');
+      return b && !b.disabled;
+    }, null, { timeout: 20 * SECOND });
+    await shot(host, 'lobby-all-ready');
+    await start.click();
+
+    // Turns: bodies on screen, one hot seat at a time.
+    await waitForPhase(players, 'Questions', 30 * SECOND);
+    await checkBodies(players);
+    for (const p of players) await shot(p, 'turn');
+
+    // A reload puts the player back in their seat.
+    const reloader = guests[1];
+    await reloader.page.reload();
+    await reloader.page.locator('.round-header .phase').waitFor({ timeout: 30 * SECOND });
+    log(reloader.name, 'back after reload in phase', await phaseOf(reloader.page));
+
+    let turns = 0;
+    while ((await phaseOf(host.page)) === 'Questions' && turns < 6) {
+      const hot = [];
+      for (const p of players) if (await p.page.getByText('Your turn! Answer in character:').isVisible()) hot.push(p);
+      if (hot.length !== 1) {
+        await host.page.waitForTimeout(500); // between turns
+        continue;
+      }
+      const prompt = await hot[0].page.locator('.prompt').textContent();
+      log(`turn ${turns + 1}: ${hot[0].name} (wearing ${hot[0].wearing}) answers "${prompt}"`);
+      if (turns === 0) await shot(hot[0], 'hot-seat');
+      const nextTurn = hot[0].page.getByRole('button', { name: 'Done, next turn' });
+      await hot[0].page.waitForTimeout(1500); // let the highlight show a moment
+      await nextTurn.click().catch(() => undefined); // the timer may have ended the turn meanwhile
+      turns += 1;
+      await host.page.waitForTimeout(800);
+    }
+
+    // Vote: everyone names someone for each other body, then locks in.
+    await waitForPhase(players, 'Vote', 30 * SECOND);
+    for (const p of players) {
+      const selects = p.page.locator('.ballot select');
+      const count = await selects.count();
+      check(count === 2, `${p.name} votes on ${count} bodies`);
+      for (let i = 0; i < count; i++) {
+        const options = await selects.nth(i).locator('option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+        await selects.nth(i).selectOption(options[i % options.length]);
+      }
+    }
+    await shot(host, 'vote');
+    await players[0].page.getByRole('button', { name: 'Lock in my vote' }).click();
+    await players[1].page.locator('.lock-list li.ok').first().waitFor({ timeout: 10 * SECOND });
+    await shot(players[1], 'vote-someone-locked');
+    for (const p of players.slice(1)) await p.page.getByRole('button', { name: 'Lock in my vote' }).click();
+
+    // Reveal: who was inside each body, points, scoreboard.
+    await waitForPhase(players, 'Reveal', 30 * SECOND);
+    for (const p of players) {
+      await p.page.getByRole('heading', { name: 'Who was inside?' }).waitFor();
+      check((await p.page.locator('.reveal-card').count()) === 3, `${p.name} sees 3 reveals`);
+      check((await p.page.locator('.scoreboard tbody tr').count()) === 3, `${p.name} sees 3 scores`);
+    }
+    await host.page.waitForTimeout(2 * SECOND); // the cards' animation
+    for (const p of players) await shot(p, 'reveal');
+
+    // Final results; the host can play again.
+    await Promise.all(players.map((p) => p.page.getByRole('list', { name: 'Final ranking' }).waitFor({ timeout: 30 * SECOND })));
+    for (const p of players) await shot(p, 'final');
+    const ranks = await host.page.locator('.ranks li').allTextContents();
+    log('final ranking:', ranks.join(' | '));
+    check(ranks.length === 3, 'three players ranked');
+    await host.page.getByRole('button', { name: 'Play again' }).click();
+    await host.page.getByRole('heading', { name: 'Make your body' }).waitFor({ timeout: 20 * SECOND });
+    await shot(host, 'play-again');
+    log(`passed in ${((Date.now() - started) / 1000).toFixed(0)} s with ${shotCount} screenshots`);
+  } finally {
+    await Promise.all(players.map((p) => p.browser.close().catch(() => undefined)));
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -45,6 +45,7 @@ class TestPlayer:
         self.bodies: dict[str, BodyRecording] = {}
         self.wearing: dict | None = None  # the body this player wears, told privately
         self._tasks: list[asyncio.Task] = []
+        self._publishing: list[asyncio.Task] = []  # feeding the camera and microphone
         self._watched: set[str] = set()
         self.speakers: set[str] = set()  # every identity LiveKit ever named as an active speaker
 
@@ -85,8 +86,21 @@ class TestPlayer:
             rtc.LocalAudioTrack.create_audio_track("microphone", audio_source),
             rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
         )
-        self._tasks.append(asyncio.create_task(self._stream_video(video_source)))
-        self._tasks.append(asyncio.create_task(self._stream_audio(audio_source)))
+        self._publishing.append(asyncio.create_task(self._stream_video(video_source)))
+        self._publishing.append(asyncio.create_task(self._stream_audio(audio_source)))
+
+    async def drop_ingest(self) -> None:
+        """Lose the camera and microphone connection, as a network drop or a closed tab does."""
+        for task in self._publishing:
+            task.cancel()
+        await asyncio.gather(*self._publishing, return_exceptions=True)
+        self._publishing.clear()
+        await self.ingest.disconnect()
+
+    async def rejoin_ingest(self) -> None:
+        self.ingest = rtc.Room()
+        await self.ingest.connect(self.grant["livekit_url"], self.grant["ingest_token"])
+        await self.publish_camera_and_microphone()
 
     async def _stream_video(self, source: rtc.VideoSource) -> None:
         loop = asyncio.get_running_loop()
@@ -150,8 +164,8 @@ class TestPlayer:
         return matches[0]
 
     async def leave(self) -> None:
-        for task in self._tasks:
+        for task in self._tasks + self._publishing:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._publishing, return_exceptions=True)
         await self.ingest.disconnect()
         await self.game.disconnect()

@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
+from pathlib import Path
 
 import yaml
 from aiohttp import web
@@ -42,6 +43,10 @@ GAME_MASTER = web.AppKey("game_master", GameMaster)
 LIMITS = web.AppKey("limits", dict)
 OPENAPI = web.AppKey("openapi", dict)
 EXPIRY_TASK = web.AppKey("expiry_task", asyncio.Task)
+
+# The players' web app (frontend/, built by `./bodyswap setup`). Until it is built, `/` serves STATUS_PAGE.
+FRONTEND_DIST = Path(__file__).resolve().parents[1] / "frontend" / "dist"
+SPA_ROUTES = ("/", "/join/{tail:.*}", "/room/{tail:.*}")  # the app's own addresses: all get index.html
 
 STATUS_PAGE = """<!doctype html>
 <html lang="en"><meta charset="utf-8"><title>Bodyswap</title>
@@ -318,8 +323,26 @@ async def health(_: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def index(_: web.Request) -> web.Response:
-    return web.Response(text=STATUS_PAGE, content_type="text/html")
+def frontend_handlers(dist: Path) -> tuple[Callable, Callable]:
+    """Handlers for the built app: its index.html for every app address (the app routes itself),
+    and its hashed assets. Checked on every request, so a build made while the service runs is
+    served without a restart; the status page stands in until then."""
+    root = dist.resolve()
+
+    async def index(_: web.Request) -> web.StreamResponse:
+        page = root / "index.html"
+        if not page.is_file():
+            return web.Response(text=STATUS_PAGE, content_type="text/html")
+        return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
+
+    async def asset(request: web.Request) -> web.StreamResponse:
+        path = (root / "assets" / request.match_info["path"]).resolve()
+        if not path.is_relative_to(root / "assets") or not path.is_file():
+            raise web.HTTPNotFound()
+        # Vite names assets by content hash: they never change under one name.
+        return web.FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+    return index, asset
 
 
 # --- assembly -------------------------------------------------------------------------------
@@ -333,6 +356,7 @@ def create_app(
     settings: RoomServiceSettings,
     rng: random.Random | None = None,
     clock: Callable[[], float] = time.time,
+    frontend_dist: Path = FRONTEND_DIST,
 ) -> web.Application:
     app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_JSON_BYTES)
     data_dir = settings.data_dir
@@ -356,7 +380,10 @@ def create_app(
     }
     app[OPENAPI] = load_openapi()
 
-    app.router.add_get("/", index)
+    index, asset = frontend_handlers(frontend_dist)
+    for route in SPA_ROUTES:
+        app.router.add_get(route, index)
+    app.router.add_get("/assets/{path:.+}", asset)
     app.router.add_get("/healthz", health)
     app.router.add_get("/api/openapi.json", openapi_document)
     app.router.add_post("/api/rooms", create_room)

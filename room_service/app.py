@@ -14,13 +14,15 @@ from pathlib import Path
 
 import yaml
 from aiohttp import web
-from bodyswap_api import load_plugin
+from bodyswap_api import available_plugins, load_plugin
 from livekit import api
+
+from agent.plan import AGENT_IDENTITY
 
 from . import enrollment
 from .biometrics import BiometricStore
 from . import game
-from .game_master import GameMaster
+from .game_master import AGENT_PROFILES_PATH, GameMaster
 from .live_frame import CameraNotLive, grab_live_frame
 from .livekit_gateway import LiveKitGateway
 from .manager import RoomError, RoomManager
@@ -157,9 +159,15 @@ def views(request: web.Request, record: RoomRecord, player_id: str) -> dict:
 
 async def create_room(request: web.Request) -> web.Response:
     rate_limited(request, "create")
-    name = read_name(await read_json(request))
-    record, host, key = await request.app[MANAGER].create_room(name)
+    body = await read_json(request)
+    name = read_name(body)
     settings = request.app[SETTINGS]
+    plugin = body.get("plugin", settings.swap_plugin)
+    if not isinstance(plugin, str) or plugin not in available_plugins():
+        raise RoomError(
+            400, "unknown_plugin", f"This server has no swap plugin called {str(plugin)[:64]!r}."
+        )
+    record, host, key = await request.app[MANAGER].create_room(name, plugin)
     body = {
         "invite_url": f"{settings.public_url}/join/{record.id}?invite={record.invite_code}",
         "invite_code": record.invite_code,
@@ -273,7 +281,7 @@ async def upload_enrollment(request: web.Request) -> web.Response:
     validated = await asyncio.to_thread(
         enrollment.validate_enrollment, parts["photo"], parts["voice"], live_frame
     )
-    plugin = load_plugin(settings.swap_plugin)
+    plugin = load_plugin(record.plugin or settings.swap_plugin)
     profile = await asyncio.to_thread(plugin.prepare, validated.enrollment)
     store = manager.biometrics
     store.put(record.id, player.id, "photo", parts["photo"])
@@ -297,6 +305,33 @@ async def delete_my_data(request: web.Request) -> web.Response:
     if state.players[player.id].enrolled:
         await manager.act(record.id, game.SetEnrolled(player.id, False))
     return web.json_response({"room_id": record.id, "deleted": True})
+
+
+async def agent_profile(request: web.Request) -> web.Response:
+    """A player's enrolled profile, for the agent job of this very room and nobody else.
+
+    The agent proves itself with a LiveKit token it signed with the API secret this service shares:
+    identity `bodyswap-agent`, an agent grant, and this room's game room. Players hold tokens of
+    their own identity, so none of theirs passes.
+    """
+    settings, manager = request.app[SETTINGS], request.app[MANAGER]
+    record = await manager.get(request.match_info["room_id"])
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise RoomError(401, "no_credential", "This needs the room's agent token.")
+    try:
+        claims = api.TokenVerifier(settings.livekit_api_key, settings.livekit_api_secret).verify(token.strip())
+    except Exception:
+        raise RoomError(401, "bad_token", "This token is not valid.") from None
+    video = claims.video
+    if claims.identity != AGENT_IDENTITY or not (video and video.agent and video.room == record.game_room):
+        raise RoomError(403, "not_this_rooms_agent", "Only this room's agent may read its profiles.")
+    player_id = request.match_info["player_id"]
+    plugin = record.plugin or settings.swap_plugin
+    profile = manager.biometrics.get(record.id, player_id, f"profile-{plugin}") if player_id in record.players else None
+    if profile is None:
+        raise RoomError(404, "no_profile", "This player has no enrolled profile in this room.")
+    return web.Response(body=profile, content_type="application/octet-stream")
 
 
 async def livekit_webhook(request: web.Request) -> web.Response:
@@ -373,7 +408,9 @@ def create_app(
     app[SETTINGS] = settings
     app[MANAGER] = manager
     app[GATEWAY] = gateway
-    app[GAME_MASTER] = GameMaster(manager, gateway, settings.swap_plugin, settings.livekit_url)
+    app[GAME_MASTER] = GameMaster(
+        manager, gateway, settings.swap_plugin, settings.livekit_url, settings.agent_base_url
+    )
     app[LIMITS] = {
         "create": RateLimiter(settings.create_rate_per_minute, time.monotonic),
         "join": RateLimiter(settings.join_rate_per_minute, time.monotonic),
@@ -399,6 +436,7 @@ def create_app(
     app.router.add_post("/api/rooms/{room_id}/leave", leave_room)
     app.router.add_post("/api/rooms/{room_id}/end", end_room)
     app.router.add_post("/api/livekit/webhook", livekit_webhook)
+    app.router.add_get(AGENT_PROFILES_PATH + "/{player_id}", agent_profile)
 
     async def start_background(app: web.Application) -> None:
         await app[GAME_MASTER].restore()

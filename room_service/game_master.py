@@ -68,20 +68,26 @@ def _guesses(raw: dict) -> dict[str, str]:
     return dict(raw)
 
 
+# The agent's read-only view of a room's enrolled profiles: GET .../profiles/{player_id}.
+AGENT_PROFILES_PATH = "/api/agent/rooms/{room_id}/profiles"
+
+
 def rpc_error(code: str, message: str) -> rtc.RpcError:
     return rtc.RpcError(rtc.RpcError.ErrorCode.APPLICATION_ERROR, message, json.dumps({"code": code}))
 
 
-def media_plan(record: RoomRecord, state: game.GameState, plugin: str) -> MediaPlan:
+def media_plan(record: RoomRecord, state: game.GameState, plugin: str, service_url: str) -> MediaPlan:
     return MediaPlan(
         game_room=record.game_room,
-        plugin=plugin,
+        plugin=record.plugin or plugin,
+        profiles_url=f"{service_url}{AGENT_PROFILES_PATH.format(room_id=record.id)}",
         seats=[
             BodySeat(
                 body_identity=body_id,
                 body_name=state.body_name(body_id),
                 driver_ingest_room=record.players[driver].ingest_room,
                 driver_identity=driver,
+                owner_id=state.bodies[body_id],
             )
             for driver, body_id in sorted(game.media_assignment(state).items(), key=lambda kv: kv[1])
             if driver in record.players
@@ -119,10 +125,13 @@ class RoomChannel:
 
 
 class GameMaster:
-    def __init__(self, manager: RoomManager, gateway: LiveKitGateway, plugin: str, livekit_url: str) -> None:
+    def __init__(
+        self, manager: RoomManager, gateway: LiveKitGateway, plugin: str, livekit_url: str, service_url: str
+    ) -> None:
         self._manager = manager
         self._gateway = gateway
         self._plugin = plugin
+        self._service_url = service_url  # where the room's agent fetches enrolled profiles
         self._url = livekit_url
         self._channels: dict[str, RoomChannel] = {}
         manager.change_listeners.append(self._on_change)
@@ -293,7 +302,7 @@ class GameMaster:
                 if not game.media_assignment(state):
                     channel.last_plan = None
                     return
-                plan = media_plan(record, state, self._plugin)
+                plan = media_plan(record, state, self._plugin, self._service_url)
                 if record.media_dispatches == 0:
                     await self._dispatch(channel, plan)
                 elif plan != channel.last_plan:
@@ -344,4 +353,4 @@ class GameMaster:
             state = game.GameState.from_dict(record.game)
             if game.media_assignment(state):
                 logger.warning("agent left room %s mid-game; dispatching again", channel.room_id)
-                await self._dispatch(channel, media_plan(record, state, self._plugin))
+                await self._dispatch(channel, media_plan(record, state, self._plugin, self._service_url))

@@ -58,7 +58,7 @@ class RoomManager:
             raise RoomError(404, "room_not_found", "This room does not exist or has ended.")
         return record
 
-    async def create_room(self, host_name: str) -> tuple[RoomRecord, PlayerRecord, str]:
+    async def create_room(self, host_name: str, plugin: str | None = None) -> tuple[RoomRecord, PlayerRecord, str]:
         now = self.now()
         room_id = secrets.token_urlsafe(12)
         record = RoomRecord(
@@ -68,6 +68,7 @@ class RoomManager:
             created_at=now,
             expires_at=now + self._settings.room_ttl_minutes * 60,
             game=game.new_game(room_id).to_dict(),
+            plugin=plugin,
         )
         async with self._locks[room_id]:
             return await self._add_player(record, host_name)

@@ -33,6 +33,7 @@ class RoomRecord(BaseModel):
     players: dict[str, PlayerRecord] = Field(default_factory=dict)
     game: dict  # room_service.game.GameState.to_dict()
     media_dispatches: int = 0  # agent dispatches made for this game (re-dispatch counts up)
+    plugin: str | None = None  # the swap plugin this room runs; None: the service's default
 
     @property
     def game_room(self) -> str:

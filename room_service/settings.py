@@ -21,6 +21,12 @@ class RoomServiceSettings(BaseSettings):
         validation_alias="BODYSWAP_PUBLIC_URL",
         description="Base URL players open; invite links start with it",
     )
+    internal_url: str | None = Field(
+        None,
+        validation_alias="BODYSWAP_INTERNAL_URL",
+        description="Base URL agent workers reach this service at, to fetch the enrolled profiles "
+        "of their room; defaults to http://HOST:PORT",
+    )
     livekit_url: str = Field(
         "ws://127.0.0.1:7880",
         validation_alias="LIVEKIT_URL",
@@ -39,7 +45,8 @@ class RoomServiceSettings(BaseSettings):
     swap_plugin: str = Field(
         "passthrough",
         validation_alias="BODYSWAP_SWAP_PLUGIN",
-        description="Swap plugin new rooms run (an entry point of group bodyswap.plugins)",
+        description="Swap plugin a new room runs unless its creator picks another "
+        "(an entry point of group bodyswap.plugins)",
     )
     token_ttl_minutes: int = Field(
         60,
@@ -70,3 +77,7 @@ class RoomServiceSettings(BaseSettings):
     @property
     def browser_livekit_url(self) -> str:
         return self.livekit_public_url or self.livekit_url
+
+    @property
+    def agent_base_url(self) -> str:
+        return self.internal_url or f"http://{self.host}:{self.port}"

@@ -221,3 +221,52 @@ async def test_the_openapi_document_is_served(http, room_service):
     status, doc = await call(http, "GET", f"{room_service.url}/api/openapi.json")
     assert status == 200 and doc["openapi"].startswith("3.")
     assert "/api/rooms/{room_id}/enrollment" in doc["paths"]
+
+
+async def test_only_the_rooms_own_agent_reads_an_enrolled_profile(http, room_service, livekit_server):
+    from agent.profiles import agent_token
+    from room_service.biometrics import BiometricStore
+
+    room = await create(http, room_service.url)
+    other = await create(http, room_service.url, "Cy")
+    profile = b"\x00opaque profile bytes\xff"
+    BiometricStore(room_service.data_dir / "biometrics").put(
+        room["room_id"], room["player_id"], "profile-passthrough", profile
+    )
+    url = f"{room_service.url}/api/agent/rooms/{room['room_id']}/profiles/{room['player_id']}"
+    key, secret = livekit_server.api_key, livekit_server.api_secret
+
+    async def fetch(token, target=url):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with http.get(target, headers=headers) as response:
+            return response.status, await response.read()
+
+    status, body = await fetch(agent_token(key, secret, f"game-{room['room_id']}"))
+    assert (status, body) == (200, profile)
+    # Refused: no token, a player's own tokens, another room's agent, a token signed elsewhere.
+    assert (await fetch(None))[0] == 401
+    assert (await fetch(room["game_token"]))[0] == 403
+    assert (await fetch(room["ingest_token"]))[0] == 403
+    assert (await fetch(agent_token(key, secret, f"game-{other['room_id']}")))[0] == 403
+    assert (await fetch(agent_token(key, "another-secret-of-another-server-0123456789", f"game-{room['room_id']}")))[0] == 401
+    # Nothing enrolled, or not a player of this room: 404 with the usual error body.
+    token = agent_token(key, secret, f"game-{room['room_id']}")
+    status, body = await fetch(token, url.replace(room["player_id"], other["player_id"]))
+    assert status == 404 and json.loads(body)["error"]["code"] == "no_profile"
+    status, body = await fetch(token, url.replace(room["player_id"], "../../etc"))
+    assert status == 404
+
+
+async def test_a_room_runs_the_plugin_its_creator_picked_if_the_server_has_it(http, room_service):
+    refusal(
+        await call(http, "POST", f"{room_service.url}/api/rooms", {"name": "Ann", "plugin": "nope"}),
+        400,
+        "unknown_plugin",
+    )
+    refusal(
+        await call(http, "POST", f"{room_service.url}/api/rooms", {"name": "Ann", "plugin": 7}),
+        400,
+        "unknown_plugin",
+    )
+    status, room = await call(http, "POST", f"{room_service.url}/api/rooms", {"name": "Ann", "plugin": "passthrough"})
+    assert status == 201, room

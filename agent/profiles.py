@@ -70,9 +70,6 @@ class ProfileCache:
             response.raise_for_status()
             return await response.read()
 
-    async def target(self, plan: MediaPlan, owner_id: str | None) -> bytes:
-        return await self.get(plan, owner_id) or self.unenrolled()
-
     def forget(self) -> None:
         self._profiles.clear()
 

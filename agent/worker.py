@@ -65,9 +65,15 @@ async def entrypoint(ctx: JobContext) -> None:
 
     async def open_session(seat: BodySeat, current: MediaPlan) -> SwapSession:
         source = await profiles.get(current, seat.driver_identity)
-        target = await profiles.target(current, seat.owner_id)
+        target = await profiles.get(current, seat.owner_id)
+        logger.info(
+            "body %s: opening a session (driver enrolled: %s, owner enrolled: %s)",
+            seat.body_identity,
+            source is not None,
+            target is not None,
+        )
         # Opening a session may load a model: off the event loop, like every conversion.
-        return await asyncio.to_thread(plugin.session, source, target)
+        return await asyncio.to_thread(plugin.session, source, target or profiles.unenrolled())
 
     async def follow(new_plan: MediaPlan) -> None:
         """Make the running bodies match the plan: same body, new driver, no dropped call."""

@@ -34,6 +34,7 @@ logger = logging.getLogger("bodyswap.agent.body")
 HOLDING_SIZE = 512
 HOLDING_INTERVAL_S = 0.5  # how often the holding frame is repeated while nothing live arrives
 LIVE_TIMEOUT_S = 1.0  # no swapped frame for this long: the body falls back to its holding frame
+MAX_AUDIO_QUEUE_S = 0.06  # audio waiting to be sent beyond this is dropped, not kept late
 REPORT_INTERVAL_S = 10.0  # one structured stats line per body this often
 VIDEO_TRACK_NAME = "body-video"  # the same for every body: track names must not tell them apart
 AUDIO_TRACK_NAME = "body-audio"
@@ -322,6 +323,11 @@ class Body:
         if self._audio_play_end and now - self._audio_play_end > outgoing.duration:
             self.stats.underrun()  # the body went silent for more than a block
         queued_s = max(self._audio_play_end - now, 0.0)
+        if queued_s > MAX_AUDIO_QUEUE_S:
+            # Blocks came in a burst (a stalled loop, network jitter): queued audio would stay
+            # late for good, since it plays out in real time. Drop this block to catch up.
+            self.stats.audio_block_dropped()
+            return
         self._audio_play_end = max(now, self._audio_play_end) + outgoing.duration
         await self._audio_source.capture_frame(outgoing)
         latency = (now - arrived) + plugin_latency_s + queued_s

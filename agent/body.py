@@ -34,8 +34,9 @@ logger = logging.getLogger("bodyswap.agent.body")
 HOLDING_SIZE = 512
 HOLDING_INTERVAL_S = 0.5  # how often the holding frame is repeated while nothing live arrives
 LIVE_TIMEOUT_S = 1.0  # no swapped frame for this long: the body falls back to its holding frame
-MAX_AUDIO_QUEUE_S = 0.06  # audio waiting to be sent beyond this is dropped, not kept late
 REPORT_INTERVAL_S = 10.0  # one structured stats line per body this often
+MAX_FPS = 30
+MAX_VIDEO_BITRATE = 2_000_000  # bits/s: a 512x512 face at 30 fps with its detail intact
 VIDEO_TRACK_NAME = "body-video"  # the same for every body: track names must not tell them apart
 AUDIO_TRACK_NAME = "body-audio"
 
@@ -67,6 +68,17 @@ def to_rtc_frame(frame: VideoFrame) -> rtc.VideoFrame:
     return rtc.VideoFrame(frame.width, frame.height, _BUFFER_TYPE[frame.format], data.data)
 
 
+def ten_ms_frames(frame: rtc.AudioFrame) -> list[rtc.AudioFrame]:
+    step = frame.sample_rate // 100
+    if frame.samples_per_channel == step:
+        return [frame]
+    samples = np.frombuffer(frame.data, dtype=np.int16)
+    return [
+        rtc.AudioFrame(samples[i : i + step].tobytes(), frame.sample_rate, 1, len(samples[i : i + step]))
+        for i in range(0, len(samples), step)
+    ]
+
+
 class Body:
     def __init__(
         self,
@@ -92,7 +104,10 @@ class Body:
         self._game = rtc.Room()
         self._ingest = rtc.Room()
         self._video_source = rtc.VideoSource(HOLDING_SIZE, HOLDING_SIZE)
-        self._audio_source = rtc.AudioSource(plugin.audio_sample_rate, 1, queue_size_ms=200)
+        # No queue in the source: each 10 ms frame goes to WebRTC as it is captured, like a
+        # microphone's. A queue would keep every burst (a stalled loop) as latency for good; the
+        # viewers' jitter buffers absorb bursts and catch up by themselves.
+        self._audio_source = rtc.AudioSource(plugin.audio_sample_rate, 1, queue_size_ms=0)
         # One thread per direction: a session's video calls never overlap each other, nor its audio
         # calls, and a slow video conversion never stalls the audio.
         self._video_thread = ThreadPoolExecutor(1, thread_name_prefix="body-video")
@@ -109,7 +124,7 @@ class Body:
         self.sync = AvSync(block_s)
         self.stats = BodyStats(game_room, seat.body_identity)
         self._audio_delay_line: deque[rtc.AudioFrame] = deque()
-        self._audio_play_end = 0.0  # monotonic time the audio queued in the source runs out
+        self._audio_play_end = 0.0  # when the audio sent so far has played out, if sent steadily
 
     # Counters the worker and tests read.
     @property
@@ -195,6 +210,9 @@ class Body:
             stream=self.seat.body_identity,
             simulcast=False,
             degradation_preference=rtc.DegradationPreference.MAINTAIN_RESOLUTION,
+            # Without an explicit encoding the SDK caps this size at 20 fps: a 24-30 fps driver
+            # would lose every sixth frame or more on the way out.
+            video_encoding=rtc.VideoEncoding(max_framerate=MAX_FPS, max_bitrate=MAX_VIDEO_BITRATE),
         )
         audio_options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_MICROPHONE, stream=self.seat.body_identity
@@ -322,15 +340,10 @@ class Body:
         now = time.monotonic()
         if self._audio_play_end and now - self._audio_play_end > outgoing.duration:
             self.stats.underrun()  # the body went silent for more than a block
-        queued_s = max(self._audio_play_end - now, 0.0)
-        if queued_s > MAX_AUDIO_QUEUE_S:
-            # Blocks came in a burst (a stalled loop, network jitter): queued audio would stay
-            # late for good, since it plays out in real time. Drop this block to catch up.
-            self.stats.audio_block_dropped()
-            return
         self._audio_play_end = max(now, self._audio_play_end) + outgoing.duration
-        await self._audio_source.capture_frame(outgoing)
-        latency = (now - arrived) + plugin_latency_s + queued_s
+        for chunk in ten_ms_frames(outgoing):  # an unqueued source takes 10 ms frames only
+            await self._audio_source.capture_frame(chunk)
+        latency = (now - arrived) + plugin_latency_s
         self.sync.note_audio(latency)
         self.stats.audio_out(latency)
         skew = self.sync.residual_skew_s()

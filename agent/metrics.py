@@ -30,11 +30,6 @@ CONVERSION_ERRORS = Counter(
 AUDIO_UNDERRUNS = Counter(
     "bodyswap_body_audio_underruns", "Times a body's audio output ran dry while its driver spoke", _LABELS
 )
-AUDIO_DROPPED = Counter(
-    "bodyswap_body_audio_blocks_dropped",
-    "Converted audio blocks dropped because the send queue was too far behind",
-    _LABELS,
-)
 VIDEO_LATENCY = Histogram(
     "bodyswap_body_video_latency_seconds",
     "Driver frame received to body frame published, delay for lip sync excluded",
@@ -43,7 +38,7 @@ VIDEO_LATENCY = Histogram(
 )
 AUDIO_LATENCY = Histogram(
     "bodyswap_body_audio_latency_seconds",
-    "Driver audio received to body audio sent: block, conversion, plugin latency, send queue",
+    "Driver audio block received to body audio sent: conversion and the plugin's declared latency",
     _LABELS,
     buckets=_LATENCY_BUCKETS,
 )
@@ -83,7 +78,6 @@ class BodyStats:
     video_errors: int = 0
     audio_errors: int = 0
     audio_underruns: int = 0
-    audio_dropped: int = 0
     video_latency: Window = field(default_factory=Window)
     audio_latency: Window = field(default_factory=Window)
     skew: Window = field(default_factory=Window)
@@ -97,7 +91,6 @@ class BodyStats:
         self._video_errors = CONVERSION_ERRORS.labels(kind="video", **labels)
         self._audio_errors = CONVERSION_ERRORS.labels(kind="audio", **labels)
         self._underruns = AUDIO_UNDERRUNS.labels(**labels)
-        self._audio_dropped = AUDIO_DROPPED.labels(**labels)
         self._video_latency = VIDEO_LATENCY.labels(**labels)
         self._audio_latency = AUDIO_LATENCY.labels(**labels)
         self._skew = AV_SKEW.labels(**labels)
@@ -138,10 +131,6 @@ class BodyStats:
         self.audio_underruns += 1
         self._underruns.inc()
 
-    def audio_block_dropped(self) -> None:
-        self.audio_dropped += 1
-        self._audio_dropped.inc()
-
     def report(self) -> dict[str, float | int | None]:
         """Rates since the previous report and recent percentiles: one structured log line."""
         now = time.monotonic()
@@ -160,7 +149,6 @@ class BodyStats:
             "video_errors": self.video_errors,
             "audio_errors": self.audio_errors,
             "audio_underruns": self.audio_underruns,
-            "audio_blocks_dropped": self.audio_dropped,
             "video_latency_p50_ms": ms(self.video_latency, 50),
             "video_latency_p95_ms": ms(self.video_latency, 95),
             "audio_latency_p50_ms": ms(self.audio_latency, 50),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 from aiohttp import web
-from bodyswap_api import available_plugins, load_plugin
+from bodyswap_api import load_plugin, plugin_available
 from livekit import api
 
 from agent.plan import AGENT_IDENTITY
@@ -163,7 +163,7 @@ async def create_room(request: web.Request) -> web.Response:
     name = read_name(body)
     settings = request.app[SETTINGS]
     plugin = body.get("plugin", settings.swap_plugin)
-    if not isinstance(plugin, str) or plugin not in available_plugins():
+    if not isinstance(plugin, str) or not plugin_available(plugin):
         raise RoomError(
             400, "unknown_plugin", f"This server has no swap plugin called {str(plugin)[:64]!r}."
         )

@@ -11,7 +11,7 @@ import re
 import shutil
 from pathlib import Path
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")  # no leading dot: no "." or ".."
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.+-]{0,95}$")  # no leading dot: no "." or ".."
 
 
 class BiometricStore:

@@ -68,3 +68,59 @@ def test_audio_block_must_be_mono_int16():
     with pytest.raises(ValueError):
         AudioBlock(np.zeros(480, np.float32), 48000)
     assert AudioBlock(np.zeros(480, np.int16), 48000).duration_s == pytest.approx(0.01)
+
+
+def test_two_plugins_joined_with_a_plus_run_as_one_each_on_its_own_media():
+    import numpy as np
+    from bodyswap_api import AudioBlock, Enrollment, SwapPlugin, SwapSession, VideoFrame, load_plugin, plugin_available
+    from bodyswap_api.compose import CombinedPlugin, unpack
+    from bodyswap_api.conformance import check_plugin
+
+    class Face(SwapPlugin):
+        name, swaps, video_format = "face", frozenset({"video"}), "rgb24"
+
+        def prepare(self, enrollment):
+            return b"face-profile"
+
+        def session(self, source, target):
+            assert target == b"face-profile" and source in (None, b"face-profile")
+
+            class Session(SwapSession):
+                def convert_video(self, frame):
+                    return VideoFrame(frame.width, frame.height, "rgb24", 255 - frame.data)
+
+            return Session()
+
+    class Voice(SwapPlugin):
+        name, swaps, audio_sample_rate, audio_block_ms, audio_latency_ms = "voice", frozenset({"voice"}), 16000, 20, 40
+
+        def prepare(self, enrollment):
+            return b"voice"
+
+        def session(self, source, target):
+            assert target == b"voice"
+
+            class Session(SwapSession):
+                def convert_audio(self, block):
+                    return AudioBlock((block.samples // 2).astype(np.int16), block.sample_rate)
+
+            return Session()
+
+    both = CombinedPlugin(Face(), Voice())
+    assert both.name == "face+voice" and both.swaps == {"video", "voice"}
+    assert (both.video_format, both.audio_sample_rate, both.audio_block_ms, both.audio_latency_ms) == ("rgb24", 16000, 20, 40)
+    profile = both.prepare(Enrollment())
+    assert unpack(profile, 2) == [b"face-profile", b"voice"]
+    session = both.session(None, profile)
+    frame = session.convert_video(VideoFrame(2, 2, "rgb24", np.zeros((2, 2, 3), np.uint8)))
+    assert frame.data.max() == 255
+    assert session.convert_audio(AudioBlock(np.full(320, 100, np.int16), 16000)).samples[0] == 50
+    assert check_plugin(both, frames=2, size=(64, 48)).passed
+    with pytest.raises(ValueError):
+        CombinedPlugin(Voice(), Face())  # video first, voice second
+    with pytest.raises(ValueError):
+        both.session(None, profile[:-1])  # a truncated profile is refused, not misread
+
+    assert plugin_available("passthrough+passthrough") and not plugin_available("passthrough+nope")
+    assert not plugin_available("passthrough+passthrough+passthrough")
+    assert load_plugin("passthrough+passthrough").name == "passthrough+passthrough"

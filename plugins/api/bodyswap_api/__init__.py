@@ -2,7 +2,7 @@
 
 from .media import AudioBlock, VideoFormat, VideoFrame, i420_size
 from .plugin import Enrollment, Modality, Requirements, SwapPlugin, SwapSession
-from .registry import ENTRY_POINT_GROUP, PluginNotFoundError, available_plugins, load_plugin
+from .registry import ENTRY_POINT_GROUP, PluginNotFoundError, available_plugins, load_plugin, plugin_available
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -18,4 +18,5 @@ __all__ = [
     "available_plugins",
     "i420_size",
     "load_plugin",
+    "plugin_available",
 ]

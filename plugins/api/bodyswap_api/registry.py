@@ -4,6 +4,9 @@ A plugin package declares, in its pyproject.toml:
 
     [project.entry-points."bodyswap.plugins"]
     myplugin = "my_package:MyPlugin"
+
+A name joining two plugins with "+" ("cpu-face+cpu-voice") runs the first for video and the
+second for voice (compose.py).
 """
 
 from __future__ import annotations
@@ -23,8 +26,20 @@ def available_plugins() -> list[str]:
     return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
 
 
+def plugin_available(name: str) -> bool:
+    """Whether `name` is an installed plugin, or two joined with "+"."""
+    installed = set(available_plugins())
+    parts = name.split("+")
+    return len(parts) in (1, 2) and all(part in installed for part in parts)
+
+
 def load_plugin(name: str) -> SwapPlugin:
-    """Instantiate the installed plugin called `name`."""
+    """Instantiate the installed plugin called `name` (or the pair "video+voice")."""
+    if "+" in name:
+        video, _, voice = name.partition("+")
+        from .compose import CombinedPlugin
+
+        return CombinedPlugin(load_plugin(video), load_plugin(voice))
     matches = entry_points(group=ENTRY_POINT_GROUP, name=name)
     if not matches:
         raise PluginNotFoundError(

@@ -67,12 +67,16 @@ async function deviceCheck(player) {
   });
 }
 
+async function takePhoto(page) {
+  await page.getByRole('button', { name: 'Take photo' }).click();
+  await page.getByRole('button', { name: 'Use this photo' }).waitFor({ timeout: 15 * SECOND });
+}
+
 async function enroll(player) {
   const page = player.page;
   await page.getByLabel(/I agree/).check();
   await page.getByRole('button', { name: 'Continue' }).click();
-  await page.getByRole('button', { name: 'Take photo' }).click();
-  await page.getByRole('button', { name: 'Use this photo' }).waitFor({ timeout: 15 * SECOND });
+  await takePhoto(page);
   if (player.name === 'Ann') await shot(player, 'photo-taken');
   await page.getByRole('button', { name: 'Use this photo' }).click();
   await page.getByRole('button', { name: 'Start recording' }).click();
@@ -86,7 +90,26 @@ async function enroll(player) {
   await page.getByRole('button', { name: 'Use this recording' }).click();
   await page.getByRole('progressbar', { name: 'Upload progress' }).waitFor({ timeout: 10 * SECOND });
   if (player.name === 'Ann') await shot(player, 'uploading');
-  await page.getByRole('heading', { name: 'Lobby' }).waitFor({ timeout: 120 * SECOND });
+  // The service may refuse (a photo taken mid-blink, looking away): do what the verdict says.
+  const lobby = page.getByRole('heading', { name: 'Lobby' });
+  const verdict = page.locator('section.verdict');
+  for (let attempt = 1; ; attempt++) {
+    await lobby.or(verdict).first().waitFor({ timeout: 120 * SECOND });
+    if (await lobby.isVisible()) break;
+    const text = (await verdict.innerText()).replace(/\s+/g, ' ');
+    log(`${player.name}: enrollment refused (attempt ${attempt}): ${text}`);
+    await shot(player, `verdict-${attempt}`);
+    check(attempt < 4, `${player.name} could not enroll`);
+    const retake = page.getByRole('button', { name: 'Retake the photo' });
+    if (await retake.isVisible()) {
+      await retake.click();
+      await takePhoto(page);
+      await page.getByRole('button', { name: 'Use this photo' }).click();
+    } else {
+      check(await page.getByRole('button', { name: 'Try again' }).isVisible(), `a fix is offered: ${text}`);
+      await page.getByRole('button', { name: 'Try again' }).click();
+    }
+  }
   log(player.name, 'enrolled');
 }
 
@@ -123,6 +146,28 @@ async function checkBodies(players) {
     player.wearing = wearing;
     log(player.name, 'wears', wearing, 'and sees', grid.join(', '));
   }
+}
+
+/** Waits until the named body's video shows a picture (not black) whose frames keep coming. */
+async function waitForLiveBody(page, bodyName) {
+  await page.waitForFunction(
+    async (name) => {
+      const tile = [...document.querySelectorAll('.body-tile')].find((t) => t.querySelector('figcaption')?.textContent === name);
+      const video = tile?.querySelector('video');
+      if (!video || video.videoWidth === 0) return false;
+      const frames = video.getVideoPlaybackQuality().totalVideoFrames;
+      const canvas = Object.assign(document.createElement('canvas'), { width: 32, height: 24 });
+      const context = canvas.getContext('2d');
+      context.drawImage(video, 0, 0, 32, 24);
+      const pixels = context.getImageData(0, 0, 32, 24).data;
+      let sum = 0;
+      for (let i = 0; i < pixels.length; i += 4) sum += pixels[i] + pixels[i + 1] + pixels[i + 2];
+      await new Promise((r) => setTimeout(r, 500));
+      return sum / (pixels.length / 4) / 3 > 30 && video.getVideoPlaybackQuality().totalVideoFrames > frames;
+    },
+    bodyName,
+    { timeout: 60 * SECOND, polling: 1000 },
+  );
 }
 
 async function main() {
@@ -168,7 +213,7 @@ async function main() {
     // Lobby: guests get ready; the host makes the timers short and starts.
     for (const guest of guests) await guest.page.getByRole('button', { name: "I'm ready" }).click();
     await host.page.getByLabel('Rounds').fill('1');
-    await host.page.getByLabel('Turn (seconds)').fill('10');
+    await host.page.getByLabel('Turn (seconds)').fill('60'); // turns end early: each player passes
     await host.page.getByLabel('Vote (seconds)').fill('60');
     await host.page.getByLabel('Reveal (seconds)').fill('8');
     await host.page.getByRole('button', { name: 'Save settings' }).click();
@@ -180,35 +225,51 @@ async function main() {
     }, null, { timeout: 20 * SECOND });
     await shot(host, 'lobby-all-ready');
     await start.click();
+    const startedAt = Date.now();
 
     // Turns: bodies on screen, one hot seat at a time.
     await waitForPhase(players, 'Questions', 30 * SECOND);
     await checkBodies(players);
+    log(`bodies playing on every page ${((Date.now() - startedAt) / 1000).toFixed(1)} s after the start`);
     for (const p of players) await shot(p, 'turn');
 
-    // A reload puts the player back in their seat.
+    // A reload puts the player back in their seat, and their body moves again for the others.
     const reloader = guests[1];
+    const reloadedAt = Date.now();
     await reloader.page.reload();
-    await reloader.page.locator('.round-header .phase').waitFor({ timeout: 30 * SECOND });
-    log(reloader.name, 'back after reload in phase', await phaseOf(reloader.page));
+    await reloader.page.locator('.round-header .phase', { hasText: 'Questions' }).waitFor({ timeout: 30 * SECOND });
+    log(`${reloader.name} back in the game ${((Date.now() - reloadedAt) / 1000).toFixed(1)} s after a reload`);
+    await waitForLiveBody(host.page, reloader.wearing);
+    log(`${reloader.name}'s body (${reloader.wearing}) live again for ${host.name} ${((Date.now() - reloadedAt) / 1000).toFixed(1)} s after the reload`);
+    await checkBodies([reloader]);
+    await shot(reloader, 'after-reload');
 
+    // Each hot-seat player sees "Your turn", the others see that body highlighted; each passes.
     let turns = 0;
-    while ((await phaseOf(host.page)) === 'Questions' && turns < 6) {
+    const turnsUntil = Date.now() + 3 * 60 * SECOND;
+    while ((await phaseOf(host.page)) === 'Questions' && Date.now() < turnsUntil) {
       const hot = [];
       for (const p of players) if (await p.page.getByText('Your turn! Answer in character:').isVisible()) hot.push(p);
       if (hot.length !== 1) {
         await host.page.waitForTimeout(500); // between turns
         continue;
       }
-      const prompt = await hot[0].page.locator('.prompt').textContent();
-      log(`turn ${turns + 1}: ${hot[0].name} (wearing ${hot[0].wearing}) answers "${prompt}"`);
-      if (turns === 0) await shot(hot[0], 'hot-seat');
-      const nextTurn = hot[0].page.getByRole('button', { name: 'Done, next turn' });
-      await hot[0].page.waitForTimeout(1500); // let the highlight show a moment
-      await nextTurn.click().catch(() => undefined); // the timer may have ended the turn meanwhile
+      const [player] = hot;
+      const prompt = await player.page.locator('.prompt').textContent();
+      log(`turn ${turns + 1}: ${player.name} (wearing ${player.wearing}) answers "${prompt}"`);
+      for (const other of players.filter((p) => p !== player)) {
+        const highlighted = await other.page.locator('.body-tile.hot figcaption').allTextContents();
+        check(highlighted.join() === player.wearing, `${other.name} highlights ${highlighted} for ${player.wearing}`);
+      }
+      if (turns === 0) {
+        await shot(player, 'hot-seat');
+        await shot(players.find((p) => p !== player), 'someone-else-in-hot-seat');
+      }
+      await player.page.getByRole('button', { name: 'Done, next turn' }).click();
       turns += 1;
-      await host.page.waitForTimeout(800);
+      await player.page.getByText('Your turn! Answer in character:').waitFor({ state: 'hidden', timeout: 10 * SECOND });
     }
+    check(turns >= 2, `played ${turns} turns by hand`);
 
     // Vote: everyone names someone for each other body, then locks in.
     await waitForPhase(players, 'Vote', 30 * SECOND);
@@ -247,6 +308,9 @@ async function main() {
     await host.page.getByRole('heading', { name: 'Make your body' }).waitFor({ timeout: 20 * SECOND });
     await shot(host, 'play-again');
     log(`passed in ${((Date.now() - started) / 1000).toFixed(0)} s with ${shotCount} screenshots`);
+  } catch (error) {
+    for (const p of players) await shot(p, 'at-failure').catch(() => undefined);
+    throw error;
   } finally {
     await Promise.all(players.map((p) => p.browser.close().catch(() => undefined)));
   }

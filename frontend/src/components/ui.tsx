@@ -44,7 +44,7 @@ export function Timer({ seconds, label }: { seconds: number | null; label: strin
   const urgent = seconds <= 5;
   return (
     <div className={`timer ${urgent ? 'urgent' : ''}`} role="timer" aria-label={label}>
-      <span aria-hidden="true">⏱</span> {Math.floor(seconds / 60)}:{String(seconds % 60).padStart(2, '0')}
+      {Math.floor(seconds / 60)}:{String(seconds % 60).padStart(2, '0')}
     </div>
   );
 }

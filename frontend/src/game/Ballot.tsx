@@ -1,7 +1,7 @@
 // The secret vote: for every other body, who is inside it. Drafts are sent unlocked (so a reload
 // keeps them); "Lock in" makes them final.
 
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ErrorNote } from '../components/ui';
 import { useGame } from './GameContext';
 import { bodiesToVoteOn, suspects } from './gameState';
@@ -12,7 +12,9 @@ export function Ballot() {
   const locked = store.private?.locked ?? false;
   const [guesses, setGuesses] = useState<Record<string, string>>(() => ({ ...(store.private?.guesses ?? {}) }));
   const [error, setError] = useState('');
-  const [busy, setBusy] = useState(false);
+  const [locking, setLocking] = useState(false);
+  // One call at a time, in order: a draft still in flight must never land after the lock.
+  const queue = useRef<Promise<unknown>>(Promise.resolve());
   const bodies = bodiesToVoteOn(store);
   const people = suspects(store);
 
@@ -23,17 +25,14 @@ export function Ballot() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [serverGuesses]);
 
-  async function send(next: Record<string, string>, lock: boolean) {
+  function send(next: Record<string, string>, lock: boolean) {
     setError('');
-    setBusy(true);
+    if (lock) setLocking(true);
     const clean = Object.fromEntries(Object.entries(next).filter(([, v]) => v));
-    try {
-      await rpc(RPC.vote, { guesses: clean, lock });
-    } catch (e) {
-      setError((e as Error).message);
-    } finally {
-      setBusy(false);
-    }
+    queue.current = queue.current
+      .then(() => rpc(RPC.vote, { guesses: clean, lock }))
+      .catch((e) => setError((e as Error).message))
+      .finally(() => lock && setLocking(false));
   }
 
   function choose(bodyId: string, playerId: string) {
@@ -41,7 +40,7 @@ export function Ballot() {
     for (const [b, p] of Object.entries(next)) if (p === playerId && playerId) delete next[b]; // one body each
     next[bodyId] = playerId;
     setGuesses(next);
-    void send(next, false);
+    send(next, false);
   }
 
   return (
@@ -50,7 +49,7 @@ export function Ballot() {
       aria-labelledby="ballot-title"
       onSubmit={(e) => {
         e.preventDefault();
-        void send(guesses, true);
+        send(guesses, true);
       }}
     >
       <h2 id="ballot-title">Who is inside each body?</h2>
@@ -75,9 +74,9 @@ export function Ballot() {
       <ErrorNote>{error}</ErrorNote>
       <div className="actions">
         {locked ? (
-          <p className="locked-note">🔒 Your vote is locked in.</p>
+          <p className="locked-note">Your vote is locked in.</p>
         ) : (
-          <button type="submit" className="primary" disabled={busy}>
+          <button type="submit" className="primary" disabled={locking}>
             Lock in my vote
           </button>
         )}

@@ -4,7 +4,7 @@ import { useGame } from './GameContext';
 import { isHost } from './gameState';
 import { RPC } from './protocol';
 
-const MEDALS = ['🥇', '🥈', '🥉'];
+const PLACES = ['1st', '2nd', '3rd'];
 
 export function FinalScreen({ onLeave }: { onLeave: () => void }) {
   const { store, rpc } = useGame();
@@ -18,7 +18,7 @@ export function FinalScreen({ onLeave }: { onLeave: () => void }) {
       <ol className="ranks card" aria-label="Final ranking">
         {ranks.map((r) => (
           <li key={r.player_id} className={r.player_id === me ? 'me' : ''}>
-            <span className="rank">{MEDALS[r.rank - 1] ?? `#${r.rank}`}</span>
+            <span className={`rank place-${r.rank}`}>{PLACES[r.rank - 1] ?? `${r.rank}th`}</span>
             <span className="name">
               {r.name}
               {!r.present && ' (left)'}

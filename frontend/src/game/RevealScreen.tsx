@@ -25,8 +25,8 @@ export function RevealScreen() {
                 <strong className="driver">{body.driver_id === me ? 'you' : body.driver_name}</strong>
               </p>
               <p className="hint">
-                {right.length ? `Guessed right: ${listing(right)}.` : 'Nobody guessed right.'}{' '}
-                {fooled.length ? `Fooled: ${listing(fooled)}.` : ''}
+                {right.length ? `${listing(right)} guessed right.` : 'Nobody guessed right.'}{' '}
+                {fooled.length ? `${listing(fooled)} ${fooled.length === 1 ? 'was' : 'were'} fooled.` : ''}
                 {iGotIt && ' You got it!'}
               </p>
             </li>

@@ -25,7 +25,7 @@ export function VoteScreen() {
             <ul className="lock-list">
               {present.map((p) => (
                 <li key={p.player_id} className={view.locked.includes(p.player_id) ? 'ok' : ''}>
-                  {view.locked.includes(p.player_id) ? '🔒' : '…'} {p.name}
+                  {p.name}: {view.locked.includes(p.player_id) ? 'locked in' : 'choosing…'}
                 </li>
               ))}
             </ul>

@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { api, ApiError, explain, SERVER_DOWN } from './api';
+import { parseRoute, roomPath } from './route';
+import { forgetSeat, loadSeat, saveSeat } from './session';
+
+const grant = {
+  room_id: 'r1',
+  player_id: 'p1',
+  player_key: 'key',
+  livekit_url: 'ws://x',
+  ingest_token: 'i',
+  game_token: 'g',
+};
+
+function respond(status: number, body: unknown) {
+  vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify(body), { status })));
+}
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe('api', () => {
+  it('turns the service refusal into an error to show as is', async () => {
+    respond(410, { error: { code: 'invite_expired', message: 'This invite link has expired.' } });
+    const error = await api.joinRoom('r1', 'Bo', 'x').catch((e) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error.status).toBe(410);
+    expect(error.code).toBe('invite_expired');
+    expect(explain(error)).toBe('This invite link has expired. Ask the host for a fresh invite link.');
+  });
+
+  it('says the room is full and what to do', async () => {
+    respond(409, { error: { code: 'room_full', message: 'The room is full (8 players).' } });
+    const error = await api.joinRoom('r1', 'Bo', 'x').catch((e) => e);
+    expect(explain(error)).toMatch(/full.*raise the player limit/);
+  });
+
+  it('says the server is down when it cannot be reached', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))));
+    await expect(api.createRoom('Ann')).rejects.toBe(SERVER_DOWN);
+  });
+
+  it('treats a gateway error page like a server that is down', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => new Response('<html>Bad gateway</html>', { status: 502 })));
+    const error = await api.createRoom('Ann').catch((e) => e);
+    expect(error.message).toBe(SERVER_DOWN.message);
+  });
+
+  it('sends the player key', async () => {
+    respond(200, { public: {}, private: {} });
+    await api.me(grant);
+    const [url, init] = (fetch as unknown as ReturnType<typeof vi.fn>).mock.calls[0];
+    expect(url).toBe('/api/rooms/r1/me');
+    expect(init.headers.Authorization).toBe('Bearer key');
+  });
+});
+
+describe('routes', () => {
+  it('reads the three addresses', () => {
+    expect(parseRoute('/', '')).toEqual({ page: 'start' });
+    expect(parseRoute('/join/abc', '?invite=xyz')).toEqual({ page: 'join', roomId: 'abc', invite: 'xyz' });
+    expect(parseRoute('/join/abc', '')).toEqual({ page: 'join', roomId: 'abc', invite: '' });
+    expect(parseRoute('/room/abc', '')).toEqual({ page: 'room', roomId: 'abc' });
+    expect(parseRoute('/elsewhere', '')).toEqual({ page: 'start' });
+    expect(roomPath('a b')).toBe('/room/a%20b');
+  });
+});
+
+describe('session', () => {
+  it('keeps one seat per room until forgotten', () => {
+    saveSeat({ grant, name: 'Ann', inviteUrl: 'http://x/join/r1?invite=c' });
+    expect(loadSeat('r1')?.grant.player_key).toBe('key');
+    expect(loadSeat('r2')).toBeNull();
+    forgetSeat('r1');
+    expect(loadSeat('r1')).toBeNull();
+  });
+
+  it('survives garbage in storage', () => {
+    localStorage.setItem('bodyswap.grant.r3', '{not json');
+    expect(loadSeat('r3')).toBeNull();
+  });
+});

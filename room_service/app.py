@@ -409,7 +409,12 @@ def create_app(
     app[MANAGER] = manager
     app[GATEWAY] = gateway
     app[GAME_MASTER] = GameMaster(
-        manager, gateway, settings.swap_plugin, settings.livekit_url, settings.agent_base_url
+        manager,
+        gateway,
+        settings.swap_plugin,
+        settings.livekit_url,
+        settings.agent_base_url,
+        settings.agent_join_timeout_s,
     )
     app[LIMITS] = {
         "create": RateLimiter(settings.create_rate_per_minute, time.monotonic),

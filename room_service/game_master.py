@@ -34,6 +34,7 @@ STATE_TOPIC = "bodyswap.state"
 EVENT_TOPIC = "bodyswap.event"
 PRIVATE_TOPIC = "bodyswap.private"
 AGENT_RETURN_GRACE_S = 3.0  # an agent that leaves mid-game is re-dispatched after this
+MAX_REDISPATCH_WAIT_S = 60.0  # while no agent comes, dispatches are retried at most this far apart
 CONNECT_TIMEOUT_S = 5.0
 
 
@@ -70,6 +71,10 @@ def _guesses(raw: dict) -> dict[str, str]:
 
 # The agent's read-only view of a room's enrolled profiles: GET .../profiles/{player_id}.
 AGENT_PROFILES_PATH = "/api/agent/rooms/{room_id}/profiles"
+
+
+def _count_dispatch(record: RoomRecord) -> None:
+    record.media_dispatches += 1
 
 
 def rpc_error(code: str, message: str) -> rtc.RpcError:
@@ -126,12 +131,19 @@ class RoomChannel:
 
 class GameMaster:
     def __init__(
-        self, manager: RoomManager, gateway: LiveKitGateway, plugin: str, livekit_url: str, service_url: str
+        self,
+        manager: RoomManager,
+        gateway: LiveKitGateway,
+        plugin: str,
+        livekit_url: str,
+        service_url: str,
+        agent_join_timeout_s: float = 20.0,
     ) -> None:
         self._manager = manager
         self._gateway = gateway
         self._plugin = plugin
         self._service_url = service_url  # where the room's agent fetches enrolled profiles
+        self._agent_join_timeout_s = agent_join_timeout_s
         self._url = livekit_url
         self._channels: dict[str, RoomChannel] = {}
         manager.change_listeners.append(self._on_change)
@@ -313,11 +325,12 @@ class GameMaster:
     async def _dispatch(self, channel: RoomChannel, plan: MediaPlan) -> None:
         await self._gateway.start_media(plan)
         channel.last_plan = plan
-
-        def count(record: RoomRecord) -> None:
-            record.media_dispatches += 1
-
-        await self._manager.update_record(channel.room_id, count)
+        await self._manager.update_record(channel.room_id, _count_dispatch)
+        # If no agent shows up (all workers full, a job that died starting), dispatch again.
+        if channel.redispatch_task is None or channel.redispatch_task.done():
+            channel.redispatch_task = asyncio.create_task(
+                self._redispatch_if_gone(channel, first_wait_s=self._agent_join_timeout_s)
+            )
 
     async def _send_plan(self, channel: RoomChannel, plan: MediaPlan) -> None:
         await channel.connected.wait()
@@ -341,16 +354,29 @@ class GameMaster:
         if channel.redispatch_task is None or channel.redispatch_task.done():
             channel.redispatch_task = asyncio.create_task(self._redispatch_if_gone(channel))
 
-    async def _redispatch_if_gone(self, channel: RoomChannel) -> None:
+    async def _redispatch_if_gone(self, channel: RoomChannel, first_wait_s: float = AGENT_RETURN_GRACE_S) -> None:
+        """While the game needs media and no agent is in the room, dispatch one again.
+
+        Covers an agent that left mid-game and one that never came: every worker was full and
+        refused the room (LiveKit does not retry a refused job), or the job died starting. The
+        wait doubles up to a minute, so a slow start gets time before another job follows it.
+        """
         await channel.connected.wait()
-        await asyncio.sleep(AGENT_RETURN_GRACE_S)
-        if channel.agent_identities():
-            return
-        async with channel.media_lock:
-            record = await self._manager.store.load(channel.room_id)
-            if record is None:
+        wait_s = first_wait_s
+        while True:
+            await asyncio.sleep(wait_s)
+            if channel.agent_identities() or channel.closing:
                 return
-            state = game.GameState.from_dict(record.game)
-            if game.media_assignment(state):
-                logger.warning("agent left room %s mid-game; dispatching again", channel.room_id)
-                await self._dispatch(channel, media_plan(record, state, self._plugin, self._service_url))
+            async with channel.media_lock:
+                record = await self._manager.store.load(channel.room_id)
+                if record is None:
+                    return
+                state = game.GameState.from_dict(record.game)
+                if not game.media_assignment(state):
+                    return
+                logger.warning("no agent in room %s mid-game; dispatching again", channel.room_id)
+                plan = media_plan(record, state, self._plugin, self._service_url)
+                await self._gateway.start_media(plan)
+                channel.last_plan = plan
+                await self._manager.update_record(channel.room_id, _count_dispatch)
+            wait_s = min(max(2 * wait_s, self._agent_join_timeout_s), MAX_REDISPATCH_WAIT_S)

@@ -68,6 +68,13 @@ class RoomServiceSettings(BaseSettings):
     )
     create_rate_per_minute: int = Field(10, validation_alias="BODYSWAP_CREATE_RATE_PER_MINUTE", gt=0)
     join_rate_per_minute: int = Field(30, validation_alias="BODYSWAP_JOIN_RATE_PER_MINUTE", gt=0)
+    agent_join_timeout_s: float = Field(
+        20.0,
+        validation_alias="BODYSWAP_AGENT_JOIN_TIMEOUT_S",
+        gt=0,
+        description="A game whose agent has not joined this long after dispatch is dispatched again "
+        "(every worker full, or the job died starting); then after twice as long, up to a minute",
+    )
     camera_wait_s: float = Field(
         10.0,
         validation_alias="BODYSWAP_CAMERA_WAIT_S",

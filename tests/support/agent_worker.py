@@ -35,7 +35,12 @@ class AgentWorker:
 
 
 def start_agent_worker(
-    server: LiveKitServer, workdir: Path, agent_name: str, timeout_s: float = 60.0
+    server: LiveKitServer,
+    workdir: Path,
+    agent_name: str,
+    timeout_s: float = 60.0,
+    extra_env: dict[str, str] | None = None,
+    log_name: str | None = None,
 ) -> AgentWorker:
     metrics_port = free_port()
     env = {
@@ -44,6 +49,7 @@ def start_agent_worker(
         "BODYSWAP_AGENT_NAME": agent_name,
         "BODYSWAP_AGENT_HEALTH_PORT": str(free_port()),
         "BODYSWAP_AGENT_METRICS_PORT": str(metrics_port),
+        **(extra_env or {}),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "agent", "start"],
@@ -53,7 +59,7 @@ def start_agent_worker(
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: its signals never reach pytest
     )
-    worker = AgentWorker(agent_name, process, workdir / f"agent-{agent_name}.log", metrics_port)
+    worker = AgentWorker(agent_name, process, workdir / f"agent-{log_name or agent_name}.log", metrics_port)
 
     def copy_log() -> None:
         with worker.log_path.open("wb") as log:

@@ -1,0 +1,58 @@
+"""Capacity in player slots, through a real livekit-server and room service: a worker too full for
+a room refuses it, LiveKit does not retry a refused room, so the game master dispatches it again
+until a worker with slots for all its players takes it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import room_service_settings, serve
+from tests.support.agent_worker import start_agent_worker
+from tests.support.game_client import GamePlayer
+from tests.support.livekit_server import free_port, stop_process
+from tests.support.rooms import enrolled_players
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+AGENT_NAME = "bodyswap-capacity"
+
+
+def bodies(player: GamePlayer) -> set[str]:
+    return {p.identity for p in player.game.remote_participants.values() if p.identity.startswith("body-")}
+
+
+async def test_a_room_waits_for_a_worker_with_slots_for_all_its_players(http, livekit_server, tmp_path):
+    settings = room_service_settings(livekit_server, free_port(), tmp_path / "data")
+    settings.agent_name = AGENT_NAME
+    settings.agent_join_timeout_s = 3.0
+    runner = await serve(settings)
+    base = f"http://127.0.0.1:{settings.port}"
+    small = start_agent_worker(
+        livekit_server, tmp_path, AGENT_NAME, extra_env={"BODYSWAP_AGENT_PLAYER_SLOTS": "2"}, log_name="small"
+    )
+    large = None
+    players: list[GamePlayer] = []
+    try:
+        players = await enrolled_players(http, base, ["Ann", "Bo", "Cy"])
+        for player in players:
+            await player.rpc("bodyswap.ready", {"ready": True})
+        await players[0].rpc("bodyswap.settings", {"settings": {"turn_seconds": 120}})
+        await players[0].rpc("bodyswap.start")
+        ann = players[0]
+        # The only worker has 2 slots: it refuses the 3-player room (again at every re-dispatch).
+        await ann.wait_for(lambda: small.log_text().count("needs 3 player slots, 2 of 2 free") >= 2, 30, "refusals")
+        assert not bodies(ann)
+
+        large = start_agent_worker(
+            livekit_server, tmp_path, AGENT_NAME, extra_env={"BODYSWAP_AGENT_PLAYER_SLOTS": "8"}, log_name="large"
+        )
+        await ann.wait_for(lambda: len(bodies(ann)) == 3, 60, "the bodies, from the worker with room")
+        assert "opening a session" in large.log_text()
+        assert "opening a session" not in small.log_text()
+    finally:
+        for player in players:
+            await player.leave()
+        for worker in (small, large):
+            if worker is not None:
+                stop_process(worker.process)
+        await runner.cleanup()

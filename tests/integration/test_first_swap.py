@@ -1,14 +1,16 @@
-"""The first vertical slice, end to end on a real livekit-server with the real agent worker.
+"""A four-player round end to end on a real livekit-server with the real agent worker.
 
-Three players join, enroll from the shared media (passing the consent check against their own live
+Four players join, enroll from the shared media (passing the consent check against their own live
 camera), get ready, and the host starts. Each publishes a webcam clip and a voice into their
 private ingest room; the agent wears each player's media as another player's body (passthrough
-plugin). Every body must show and sound like its driver to the other players, and nothing raw.
+plugin). Every player receives the three bodies they do not wear, each showing and sounding like
+its driver, and nothing raw; nothing LiveKit tells them ties a body to its driver.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 import numpy as np
@@ -18,14 +20,18 @@ from livekit import api, rtc
 
 from tests.support.analysis import best_frame_match, peak_normalized_xcorr, rms, thumbnail
 from tests.support.media import enrollment_upload, load_clip, load_voice, media_players, utterances
-from tests.support.player import AUDIO_RATE, CAMERA_FPS, TestPlayer
+from tests.support.player import AUDIO_RATE, TestPlayer
 from tests.support.rooms import open_room, post
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 FLOW_SECONDS = 12.0  # media must flow for at least 10 s
 CLIP_SECONDS = 30.0
-PLAYERS = 3
+PLAYERS = 4
+CLIP_SIZE = 320
+# Video must keep flowing. The rate itself is measured by scripts/bench_agent.py, not asserted here:
+# with four players' sixteen streams on two cores, WebRTC's encoders shed frames under CPU load.
+MIN_FPS = 3.0
 
 
 async def enroll(http, base: str, player: TestPlayer, upload: tuple[bytes, bytes]) -> None:
@@ -43,13 +49,14 @@ async def game(http, room_service, agent_worker):
     base = room_service.url
     sources = media_players()[:PLAYERS]
     loop = asyncio.get_running_loop()
-    clips = [await loop.run_in_executor(None, load_clip, p.video, CLIP_SECONDS) for p in sources]
+    # 320x320: sixteen streams to encode and decode on two cores, with the faces still large.
+    clips = [await loop.run_in_executor(None, load_clip, p.video, CLIP_SECONDS, CLIP_SIZE) for p in sources]
     voices = [
         await loop.run_in_executor(None, load_voice, utterances(p)[p.enroll_utterances :])
         for p in sources
     ]
     uploads = [await loop.run_in_executor(None, enrollment_upload, p, c) for p, c in zip(sources, clips)]
-    names = ["Alice", "Bob", "Cleo"]
+    names = ["Alice", "Bob", "Cleo", "Dara"]
     grants = await open_room(http, base, names)
     host = grants[0]
     players = [TestPlayer(n, g, c, v) for n, g, c, v in zip(names, grants, clips, voices)]
@@ -99,34 +106,46 @@ def voice_match(received: np.ndarray, voice: np.ndarray) -> float:
 async def test_every_body_shows_and_sounds_like_its_driver_to_the_other_players(game, agent_worker):
     players = game
     await wait_for(lambda: all(p.wearing for p in players), 30, "everyone to be told their body")
-    # Each body is checked by its owner: the player whose face it wears, never the one inside.
-    checks = []
-    for driver in players:
-        body_name = driver.wearing["body_name"]
-        assert body_name != driver.name  # nobody wears their own body
-        viewer = next(p for p in players if p.name == body_name)
-        viewer.watch(body_name)
-        checks.append((driver, viewer, body_name))
+    # Every player receives the three bodies they do not wear.
+    watching = []
+    for viewer in players:
+        for body_name in (p.name for p in players if p.name != viewer.wearing["body_name"]):
+            viewer.watch(body_name)
+            watching.append((viewer, body_name))
     await wait_for(
         lambda: all(
-            any(b.name == body and b.thumbnails for b in viewer.bodies.values()) for _, viewer, body in checks
+            any(b.name == body and b.thumbnails for b in viewer.bodies.values()) for viewer, body in watching
         ),
         timeout_s=30,
         what=lambda: f"body video; agent log:\n{agent_worker.log_text()[-3000:]}",
     )
-    counts_before = {body: len(viewer.body_named(body).thumbnails) for _, viewer, body in checks}
+    counts_before = {(v.name, body): len(v.body_named(body).thumbnails) for v, body in watching}
     await asyncio.sleep(FLOW_SECONDS)
 
+    received = {}
+    for viewer, body_name in watching:
+        assert len(viewer.bodies) == PLAYERS - 1, [b.name for b in viewer.bodies.values()]
+        recording = viewer.body_named(body_name)
+        new_frames = len(recording.thumbnails) - counts_before[(viewer.name, body_name)]
+        received[(viewer.name, body_name)] = (new_frames, round(rms(recording.audio_samples()[-8 * AUDIO_RATE :])))
+    for (viewer_name, body_name), (new_frames, level) in received.items():
+        assert new_frames >= FLOW_SECONDS * MIN_FPS, (viewer_name, body_name, received)
+        assert level > 300, (viewer_name, body_name, received)
+
+    # Each body is checked closely by its owner: the player whose face it wears, never the one inside.
+    checks = []
+    for driver in players:
+        body_name = driver.wearing["body_name"]
+        assert body_name != driver.name  # nobody wears their own body
+        checks.append((driver, next(p for p in players if p.name == body_name), body_name))
     for driver, viewer, body_name in checks:
         others = [p for p in players if p is not driver]
         recording = viewer.body_named(body_name)
         assert recording.identity.startswith("body-")
 
-        # Video: the driver's clip, at its resolution, at a steady frame rate.
-        new_frames = len(recording.thumbnails) - counts_before[body_name]
-        assert new_frames >= FLOW_SECONDS * CAMERA_FPS * 0.5, new_frames
+        # Video: the driver's clip, at its resolution.
         frames = live_frames(recording, driver.clip)
-        assert len(frames) >= FLOW_SECONDS * CAMERA_FPS * 0.5, recording.resolutions[-5:]
+        assert len(frames) >= FLOW_SECONDS * MIN_FPS, recording.resolutions[-5:]
         sample = frames[len(frames) // 4 :: max(1, len(frames) // 40)]
         driver_refs = [thumbnail(driver.clip.luma(i)) for i in range(len(driver.clip.frames))]
         to_driver = np.median([best_frame_match(t, driver_refs) for t in sample])
@@ -203,3 +222,42 @@ async def test_players_never_receive_raw_media_and_cannot_publish_into_the_game(
     intruder = rtc.Room()
     with pytest.raises(Exception):
         await asyncio.wait_for(intruder.connect(livekit_server.url, forged), 10)
+
+
+async def test_each_body_reports_its_rates_and_latencies_and_names_nobody(game, agent_worker):
+    """Prometheus metrics and the structured stats lines: per body, by opaque identity only."""
+    players = game
+    await wait_for(lambda: all(p.wearing for p in players), 30, "everyone to be told their body")
+    loop = asyncio.get_running_loop()
+
+    def frames_out() -> dict[str, float]:
+        out = {}
+        for line in agent_worker.metrics_text().splitlines():
+            if line.startswith("bodyswap_body_frames_out_total{"):
+                labels, value = line.rsplit(" ", 1)
+                out[labels.split('body="')[1].split('"')[0]] = float(value)
+        return out
+
+    await wait_for(lambda: len(frames_out()) == PLAYERS and min(frames_out().values()) > 0, 30, frames_out)
+    first = await loop.run_in_executor(None, frames_out)
+    await asyncio.sleep(3)
+    second = await loop.run_in_executor(None, frames_out)
+    assert all(second[body] > first[body] for body in first), (first, second)  # still flowing
+    text = agent_worker.metrics_text()
+    for metric in ("video_latency_seconds_bucket", "audio_latency_seconds_bucket", "av_skew_seconds_bucket"):
+        assert f"bodyswap_body_{metric}" in text
+    await wait_for(lambda: '"message": "body stats"' in agent_worker.log_text(), 30, "a stats log line")
+    stats = [json.loads(line) for line in agent_worker.log_text().splitlines() if '"message": "body stats"' in line]
+    assert {"fps_out", "video_latency_p95_ms", "audio_underruns", "av_skew_p50_ms"} <= set(stats[-1])
+    # Nothing in metrics or logs names a player: no ids, names, or ingest rooms.
+    secrets = [p.grant["player_id"] for p in players] + [p.ingest.name for p in players]
+    for secret in secrets:
+        assert secret not in text
+        assert secret not in agent_worker.log_text()
+
+
+async def test_every_session_wears_the_enrolled_profiles_of_its_owner_and_driver(game, agent_worker):
+    """The agent fetched both profiles of every body from the room service (the plugin got them)."""
+    await wait_for(lambda: agent_worker.log_text().count("opening a session") >= PLAYERS, 30, "sessions")
+    opened = [line for line in agent_worker.log_text().splitlines() if "opening a session" in line]
+    assert all("driver enrolled: True, owner enrolled: True" in line for line in opened[-PLAYERS:]), opened

@@ -45,16 +45,19 @@ def media_players() -> list[MediaPlayer]:
     ]
 
 
-def load_clip(path: Path, max_seconds: float) -> Clip:
+def load_clip(path: Path, max_seconds: float, size: int | None = None) -> Clip:
+    """The clip's first seconds as I420, scaled to size x size when given (cheaper to encode)."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or 25)
+        width, height = (size, size) if size else (stream.codec_context.width, stream.codec_context.height)
         frames = []
         for frame in container.decode(stream):
             if len(frames) >= max_seconds * fps:
                 break
-            frames.append(frame.to_ndarray(format="yuv420p").reshape(-1).copy())
-        return Clip(stream.codec_context.width, stream.codec_context.height, fps, frames)
+            scaled = frame.reformat(width=width, height=height, format="yuv420p")
+            frames.append(scaled.to_ndarray().reshape(-1).copy())
+        return Clip(width, height, fps, frames)
 
 
 def load_voice(files: list[Path], sample_rate: int = 48000) -> np.ndarray:

@@ -32,11 +32,12 @@ function check(condition, message) {
   if (!condition) throw new Error(`check failed: ${message}`);
 }
 
-async function launchPlayer(name, media) {
+async function launchPlayer(name, media, extraFlags = []) {
+  const files = media ? [`--use-file-for-fake-video-capture=${media.y4m}`, `--use-file-for-fake-audio-capture=${media.wav}`] : [];
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: [...FLAGS, `--use-file-for-fake-video-capture=${media.y4m}`, `--use-file-for-fake-audio-capture=${media.wav}`],
+    args: [...FLAGS, ...files, ...extraFlags],
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
@@ -49,8 +50,13 @@ let shotCount = 0;
 async function shot(player, what) {
   shotCount += 1;
   const file = join(SHOTS, `${String(shotCount).padStart(2, '0')}-${player.name.toLowerCase()}-${what}.png`);
-  await player.page.screenshot({ path: file });
-  log('screenshot', file);
+  try {
+    // Generous: on a busy 2-core machine a screenshot can wait long for a frame.
+    await player.page.screenshot({ path: file, timeout: 90 * SECOND });
+    log('screenshot', file);
+  } catch (error) {
+    log(`screenshot ${file} failed: ${error.message.split('\n')[0]}`); // an artifact, not a check
+  }
 }
 
 async function deviceCheck(player) {
@@ -143,27 +149,35 @@ async function checkBodies(players) {
     check((await page.locator('.body-tile .badge', { hasText: 'AI-altered' }).count()) === 3, `${player.name}: every body is badged`);
     // Only bodies are ever shown: every remote video comes from a body-* participant.
     check((await page.locator('video:not(.local-video)').count()) === 3, `${player.name}: no other videos on the page`);
+    // The voices of the two other bodies play; the one you wear is not played back to you.
+    await page.waitForFunction(() => [...document.querySelectorAll('audio')].filter((a) => !a.paused && a.srcObject).length === 2, null, {
+      timeout: 30 * SECOND,
+    });
     player.wearing = wearing;
     log(player.name, 'wears', wearing, 'and sees', grid.join(', '));
   }
 }
 
-/** Waits until the named body's video shows a picture (not black) whose frames keep coming. */
+/** Waits until the named body's video shows a picture (not black) that moves: two looks a
+ * second apart differ, so frames repeated from before a reload do not count. */
 async function waitForLiveBody(page, bodyName) {
   await page.waitForFunction(
     async (name) => {
       const tile = [...document.querySelectorAll('.body-tile')].find((t) => t.querySelector('figcaption')?.textContent === name);
       const video = tile?.querySelector('video');
       if (!video || video.videoWidth === 0) return false;
-      const frames = video.getVideoPlaybackQuality().totalVideoFrames;
-      const canvas = Object.assign(document.createElement('canvas'), { width: 32, height: 24 });
-      const context = canvas.getContext('2d');
-      context.drawImage(video, 0, 0, 32, 24);
-      const pixels = context.getImageData(0, 0, 32, 24).data;
-      let sum = 0;
-      for (let i = 0; i < pixels.length; i += 4) sum += pixels[i] + pixels[i + 1] + pixels[i + 2];
-      await new Promise((r) => setTimeout(r, 500));
-      return sum / (pixels.length / 4) / 3 > 30 && video.getVideoPlaybackQuality().totalVideoFrames > frames;
+      const look = () => {
+        const canvas = Object.assign(document.createElement('canvas'), { width: 64, height: 48 });
+        canvas.getContext('2d').drawImage(video, 0, 0, 64, 48);
+        const rgba = canvas.getContext('2d').getImageData(0, 0, 64, 48).data;
+        return Array.from({ length: rgba.length / 4 }, (_, i) => (rgba[4 * i] + rgba[4 * i + 1] + rgba[4 * i + 2]) / 3);
+      };
+      const before = look();
+      await new Promise((r) => setTimeout(r, 1000));
+      const after = look();
+      const mean = after.reduce((a, b) => a + b, 0) / after.length;
+      const change = after.reduce((a, v, i) => a + Math.abs(v - before[i]), 0) / after.length;
+      return mean > 30 && change > 1;
     },
     bodyName,
     { timeout: 60 * SECOND, polling: 1000 },
@@ -213,7 +227,7 @@ async function main() {
     // Lobby: guests get ready; the host makes the timers short and starts.
     for (const guest of guests) await guest.page.getByRole('button', { name: "I'm ready" }).click();
     await host.page.getByLabel('Rounds').fill('1');
-    await host.page.getByLabel('Turn (seconds)').fill('60'); // turns end early: each player passes
+    await host.page.getByLabel('Turn (seconds)').fill('120'); // turns end early: each player passes
     await host.page.getByLabel('Vote (seconds)').fill('60');
     await host.page.getByLabel('Reveal (seconds)').fill('8');
     await host.page.getByRole('button', { name: 'Save settings' }).click();
@@ -307,6 +321,18 @@ async function main() {
     await host.page.getByRole('button', { name: 'Play again' }).click();
     await host.page.getByRole('heading', { name: 'Make your body' }).waitFor({ timeout: 20 * SECOND });
     await shot(host, 'play-again');
+    for (const p of players) await p.browser.close();
+
+    // A player who blocks the camera is told what to do.
+    const denied = await launchPlayer('Di', null, ['--use-fake-ui-for-media-stream=deny']);
+    players.push(denied);
+    await denied.page.goto(invite);
+    await denied.page.getByLabel('Your name').fill('Di');
+    await denied.page.getByRole('button', { name: 'Join' }).click();
+    await denied.page.getByRole('button', { name: 'Turn on camera and microphone' }).click();
+    await denied.page.getByRole('alert').filter({ hasText: 'blocking the camera or microphone' }).waitFor({ timeout: 20 * SECOND });
+    check(await denied.page.getByRole('button', { name: 'Try again' }).isVisible(), 'a way to try again');
+    await shot(denied, 'camera-denied');
     log(`passed in ${((Date.now() - started) / 1000).toFixed(0)} s with ${shotCount} screenshots`);
   } catch (error) {
     for (const p of players) await shot(p, 'at-failure').catch(() => undefined);

@@ -63,7 +63,8 @@ export function Ballot() {
             onChange={(e) => choose(body.body_id, e.target.value)}
           >
             <option value="">— choose —</option>
-            {people.map((p) => (
+            {/* Nobody wears their own body, so its owner is never the answer. */}
+            {people.filter((p) => p.name !== body.body_name).map((p) => (
               <option key={p.player_id} value={p.player_id}>
                 {p.name}
               </option>

@@ -34,7 +34,7 @@ export function TurnsScreen() {
         </p>
         <p className="prompt">{view.prompt}</p>
         {(mine || isHost(store)) && (
-          <button type="button" onClick={() => void pass()}>
+          <button type="button" className={mine ? 'primary' : ''} onClick={() => void pass()}>
             {mine ? 'Done, next turn' : 'Skip this turn'}
           </button>
         )}

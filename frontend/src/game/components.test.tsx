@@ -19,6 +19,8 @@ describe('Ballot', () => {
     expect(screen.queryByLabelText("Inside Bo's body:")).toBeNull(); // the one I wear
     const options = within(ann).getAllByRole('option').map((o) => o.textContent);
     expect(options).toEqual(['— choose —', 'Bo', 'Cy']);
+    const cy = within(screen.getByLabelText("Inside Cy's body:")).getAllByRole('option').map((o) => o.textContent);
+    expect(cy).toEqual(['— choose —', 'Bo']); // nobody wears their own body
   });
 
   it('sends each change as an unlocked draft, one body per player', async () => {

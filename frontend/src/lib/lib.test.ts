@@ -66,16 +66,27 @@ describe('routes', () => {
 });
 
 describe('session', () => {
-  it('keeps one seat per room until forgotten', () => {
+  it('keeps one seat per room and tab until forgotten', () => {
     saveSeat({ grant, name: 'Ann', inviteUrl: 'http://x/join/r1?invite=c' });
     expect(loadSeat('r1')?.grant.player_key).toBe('key');
     expect(loadSeat('r2')).toBeNull();
     forgetSeat('r1');
     expect(loadSeat('r1')).toBeNull();
+    expect(loadSeat('r1', true)).toBeNull();
+  });
+
+  it('lets another tab take its own seat, and a closed tab come back', () => {
+    saveSeat({ grant, name: 'Ann', inviteUrl: 'http://x/join/r1?invite=c' });
+    sessionStorage.clear(); // a new tab: its invite link opens the join form, not Ann's seat
+    expect(loadSeat('r1')).toBeNull();
+    expect(loadSeat('r1', true)?.name).toBe('Ann'); // /room/r1 takes the browser's last seat
+    expect(loadSeat('r1')?.name).toBe('Ann');
+    forgetSeat('r1');
   });
 
   it('survives garbage in storage', () => {
+    sessionStorage.setItem('bodyswap.grant.r3', '{not json');
     localStorage.setItem('bodyswap.grant.r3', '{not json');
-    expect(loadSeat('r3')).toBeNull();
+    expect(loadSeat('r3', true)).toBeNull();
   });
 });

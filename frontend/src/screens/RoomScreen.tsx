@@ -1,7 +1,7 @@
 // A player's seat: media check, then enrollment, lobby and the game, by the game's phase.
 
 import { RoomContext, StartAudio } from '@livekit/components-react';
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { Screen } from '../components/ui';
 import { EnrollmentFlow } from '../enrollment/EnrollmentFlow';
 import { BodyAudio } from '../game/Bodies';
@@ -23,7 +23,7 @@ import { DeviceCheck } from './DeviceCheck';
 const CHECKED = (roomId: string) => `bodyswap.checked.${roomId}`;
 
 export function RoomScreen({ roomId }: { roomId: string }) {
-  const seat = useMemo(() => loadSeat(roomId), [roomId]);
+  const seat = useMemo(() => loadSeat(roomId, true), [roomId]);
   if (!seat) {
     return (
       <Screen title="You are not in this room">
@@ -125,6 +125,14 @@ function PhaseView({
   onLeave: () => void;
 }) {
   const view = store.public;
+  const screenKey = `${view?.phase}:${view?.round}:${mePlayer(store)?.enrolled}`;
+  useEffect(() => {
+    // A new screen: move keyboard focus (and screen readers) to its title.
+    const heading = document.querySelector<HTMLElement>('main h1, main .round-header .phase');
+    if (!heading || document.activeElement?.closest('main') === heading.closest('main')) return;
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
+  }, [screenKey]);
   if (!view) return <Screen title="Joining…">{null}</Screen>;
   switch (view.phase) {
     case 'lobby':

@@ -6,10 +6,16 @@ so it may name who drives which body. Nothing in it may ever be copied into what
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 # The agent's identity: hidden in every ingest room, and the subject of its profile-fetch tokens.
 AGENT_IDENTITY = "bodyswap-agent"
+# A mirror job's identity in the ingest room: a player's preview and their game body may overlap.
+MIRROR_AGENT_IDENTITY = "bodyswap-agent-mirror"
+# A body whose owner is a sample portrait rather than a player: owner_id = SAMPLE_PREFIX + sample id.
+SAMPLE_PREFIX = "sample:"
 # The room service's participant in every game room; only it may change a running plan.
 GAME_MASTER_IDENTITY = "game-master"
 # RPC the agent job registers; the game master calls it with a MediaPlan whenever bodies reshuffle.
@@ -27,7 +33,10 @@ class BodySeat(BaseModel):
 
 
 class MediaPlan(BaseModel):
-    game_room: str
+    kind: Literal["game", "mirror"] = Field(
+        "game", description="A game's bodies, or one player's private preview in a sample body"
+    )
+    game_room: str = Field(description="Where the bodies are published (a mirror: the player's mirror room)")
     plugin: str = Field(description="Swap plugin the bodies of this room run")
     seats: list[BodySeat]
     profiles_url: str | None = Field(

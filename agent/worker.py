@@ -14,7 +14,7 @@ from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobRequest, W
 from .batching import VideoBatcher
 from .body import Body
 from .capacity import PlayerSlots, seats_of
-from .plan import AGENT_IDENTITY, GAME_MASTER_IDENTITY, SET_PLAN_METHOD, BodySeat, MediaPlan
+from .plan import AGENT_IDENTITY, GAME_MASTER_IDENTITY, MIRROR_AGENT_IDENTITY, SET_PLAN_METHOD, BodySeat, MediaPlan
 from .profiles import ProfileCache
 from .settings import AgentSettings
 
@@ -99,7 +99,7 @@ async def entrypoint(ctx: JobContext) -> None:
                 livekit_url=settings.livekit_url,
                 game_room=new_plan.game_room,
                 issue_token=issue_token,
-                agent_identity=AGENT_IDENTITY,
+                agent_identity=MIRROR_AGENT_IDENTITY if new_plan.kind == "mirror" else AGENT_IDENTITY,
                 batcher=batcher,
             )
             try:

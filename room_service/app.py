@@ -14,10 +14,10 @@ from pathlib import Path
 
 import yaml
 from aiohttp import web
-from bodyswap_api import load_plugin, plugin_available
+from bodyswap_api import load_plugin, plugin_available, plugin_names
 from livekit import api
 
-from agent.plan import AGENT_IDENTITY
+from agent.plan import AGENT_IDENTITY, SAMPLE_PREFIX
 
 from . import enrollment
 from .biometrics import BiometricStore
@@ -26,6 +26,7 @@ from .game_master import AGENT_PROFILES_PATH, GameMaster
 from .live_frame import CameraNotLive, grab_live_frame
 from .livekit_gateway import LiveKitGateway
 from .manager import RoomError, RoomManager
+from .mirror import MIRROR_SECONDS, Mirrors, SampleBodies, mirror_room
 from .rate_limit import RateLimiter
 from .records import PlayerRecord, RoomRecord
 from .settings import RoomServiceSettings
@@ -45,6 +46,8 @@ GAME_MASTER = web.AppKey("game_master", GameMaster)
 LIMITS = web.AppKey("limits", dict)
 OPENAPI = web.AppKey("openapi", dict)
 EXPIRY_TASK = web.AppKey("expiry_task", asyncio.Task)
+SAMPLES = web.AppKey("samples", SampleBodies)
+MIRRORS = web.AppKey("mirrors", Mirrors)
 
 # The players' web app (frontend/, built by `./bodyswap setup`). Until it is built, `/` serves STATUS_PAGE.
 FRONTEND_DIST = Path(__file__).resolve().parents[1] / "frontend" / "dist"
@@ -324,14 +327,65 @@ async def agent_profile(request: web.Request) -> web.Response:
     except Exception:
         raise RoomError(401, "bad_token", "This token is not valid.") from None
     video = claims.video
-    if claims.identity != AGENT_IDENTITY or not (video and video.agent and video.room == record.game_room):
+    rooms = {record.game_room} | {mirror_room(record.id, pid) for pid in record.players}
+    if claims.identity != AGENT_IDENTITY or not (video and video.agent and video.room in rooms):
         raise RoomError(403, "not_this_rooms_agent", "Only this room's agent may read its profiles.")
     player_id = request.match_info["player_id"]
     plugin = record.plugin or settings.swap_plugin
+    if player_id.startswith(SAMPLE_PREFIX):  # a mirror's sample body: the operator's portrait
+        sample = request.app[SAMPLES].get(player_id.removeprefix(SAMPLE_PREFIX))
+        if sample is None:
+            raise RoomError(404, "no_profile", "There is no such sample body.")
+        profile = await request.app[SAMPLES].profile(sample, plugin)
+        return web.Response(body=profile, content_type="application/octet-stream")
     profile = manager.biometrics.get(record.id, player_id, f"profile-{plugin}") if player_id in record.players else None
     if profile is None:
         raise RoomError(404, "no_profile", "This player has no enrolled profile in this room.")
     return web.Response(body=profile, content_type="application/octet-stream")
+
+
+async def list_samples(request: web.Request) -> web.Response:
+    """The sample bodies a player may preview themselves in (the operator's portraits)."""
+    samples = request.app[SAMPLES].list()
+    return web.json_response(
+        {"samples": [{"id": s.id, "name": s.name, "image_url": f"/api/samples/{s.id}/image"} for s in samples]}
+    )
+
+
+async def sample_image(request: web.Request) -> web.FileResponse:
+    sample = request.app[SAMPLES].get(request.match_info["sample_id"])
+    if sample is None:
+        raise RoomError(404, "no_sample", "There is no such sample body.")
+    return web.FileResponse(sample.path)
+
+
+async def start_mirror(request: web.Request) -> web.Response:
+    """Preview myself in a sample body: a private room only I can watch, for a minute and a half."""
+    record, player = await authenticated(request)
+    body = await read_json(request)
+    state = game.GameState.from_dict(record.game)
+    if state.phase != game.Phase.LOBBY:
+        raise RoomError(409, "wrong_phase", "The mirror is only there before the game starts.")
+    if not state.players[player.id].enrolled:
+        raise RoomError(409, "not_enrolled", "Enroll first: then you can see yourself in a sample body.")
+    sample = request.app[SAMPLES].get(body.get("sample")) if isinstance(body.get("sample"), str) else None
+    if sample is None:
+        raise RoomError(400, "no_sample", "Pick one of the sample bodies.")
+    room = await request.app[MIRRORS].start(record, player, sample)
+    return web.json_response(
+        {
+            "livekit_url": request.app[SETTINGS].browser_livekit_url,
+            "mirror_token": request.app[GATEWAY].mirror_token(room, player.id, player.name),
+            "body_name": sample.name,
+            "seconds": MIRROR_SECONDS,
+        }
+    )
+
+
+async def stop_mirror(request: web.Request) -> web.Response:
+    record, player = await authenticated(request)
+    stopped = await request.app[MIRRORS].stop(record.id, player.id)
+    return web.json_response({"stopped": stopped})
 
 
 async def livekit_webhook(request: web.Request) -> web.Response:
@@ -384,7 +438,11 @@ def frontend_handlers(dist: Path) -> tuple[Callable, Callable]:
 
 
 def load_openapi() -> dict:
-    return yaml.safe_load(resources.files(__package__).joinpath("openapi.yaml").read_text())
+    document = yaml.safe_load(resources.files(__package__).joinpath("openapi.yaml").read_text())
+    # The plugins a room may ask for are those installed here: the document says which.
+    plugin = document["components"]["schemas"]["CreateRequest"]["properties"]["plugin"]
+    plugin["enum"] = plugin_names()
+    return document
 
 
 def create_app(
@@ -421,6 +479,20 @@ def create_app(
         "join": RateLimiter(settings.join_rate_per_minute, time.monotonic),
     }
     app[OPENAPI] = load_openapi()
+    app[SAMPLES] = SampleBodies(settings.sample_bodies_dir)
+    mirrors = app[MIRRORS] = Mirrors(gateway, settings.agent_base_url, settings.swap_plugin)
+
+    async def stop_mirrors_when_the_game_starts(record, state, _events) -> None:
+        if state.phase != game.Phase.LOBBY:
+            await mirrors.stop_room(record.id)
+        else:
+            await mirrors.stop_gone(record.id, set(record.players))  # players who left or were kicked
+
+    async def stop_mirrors_when_the_room_ends(room_id: str) -> None:
+        await mirrors.stop_room(room_id)
+
+    manager.change_listeners.append(stop_mirrors_when_the_game_starts)
+    manager.end_listeners.append(stop_mirrors_when_the_room_ends)
 
     index, asset = frontend_handlers(frontend_dist)
     for route in SPA_ROUTES:
@@ -442,6 +514,10 @@ def create_app(
     app.router.add_post("/api/rooms/{room_id}/end", end_room)
     app.router.add_post("/api/livekit/webhook", livekit_webhook)
     app.router.add_get(AGENT_PROFILES_PATH + "/{player_id}", agent_profile)
+    app.router.add_get("/api/samples", list_samples)
+    app.router.add_get("/api/samples/{sample_id}/image", sample_image)
+    app.router.add_post("/api/rooms/{room_id}/mirror", start_mirror)
+    app.router.add_delete("/api/rooms/{room_id}/mirror", stop_mirror)
 
     async def start_background(app: web.Application) -> None:
         await app[GAME_MASTER].restore()
@@ -449,6 +525,7 @@ def create_app(
 
     async def stop_background(app: web.Application) -> None:
         app[EXPIRY_TASK].cancel()
+        await mirrors.aclose()
         await app[GAME_MASTER].aclose()
         await gateway.aclose()
         await manager.store.aclose()

@@ -67,6 +67,14 @@ class LiveKitGateway:
             ),
         )
 
+    def mirror_token(self, room: str, identity: str, name: str) -> str:
+        """A player's own mirror room: they watch their preview body, and publish nothing."""
+        return self._token(
+            identity,
+            name,
+            api.VideoGrants(room_join=True, room=room, can_publish=False, can_subscribe=True, can_publish_data=False),
+        )
+
     def game_master_token(self, room: str, identity: str) -> str:
         """The room service in a game room: sends data and answers RPCs, no media."""
         return self._token(

@@ -75,6 +75,12 @@ class RoomServiceSettings(BaseSettings):
         description="A game whose agent has not joined this long after dispatch is dispatched again "
         "(every worker full, or the job died starting); then after twice as long, up to a minute",
     )
+    sample_bodies_dir: Path | None = Field(
+        None,
+        validation_alias="BODYSWAP_SAMPLE_BODIES_DIR",
+        description="Folder of portraits (JPEG, PNG, WebP) players may preview themselves in before "
+        "the game; none: no mirror. ./bodyswap up uses ../shared/media/photos when it exists",
+    )
     camera_wait_s: float = Field(
         10.0,
         validation_alias="BODYSWAP_CAMERA_WAIT_S",

@@ -118,6 +118,16 @@ def livekit_ports(config_path: Path) -> tuple[str, int, list[tuple[str, int]]]:
     return host, port, ports
 
 
+DEVELOPMENT_SAMPLES = REPO_ROOT.parent / "shared" / "media" / "photos"
+
+
+def development_samples(rooms: RoomServiceSettings) -> dict[str, str]:
+    """Locally, the mirror's sample bodies are the shared portraits unless the operator set some."""
+    if rooms.sample_bodies_dir is None and DEVELOPMENT_SAMPLES.is_dir():
+        return {"BODYSWAP_SAMPLE_BODIES_DIR": str(DEVELOPMENT_SAMPLES)}
+    return {}
+
+
 def build_services(stack: StackSettings) -> list[Service]:
     if not stack.livekit_server.exists():
         raise StackError(
@@ -143,7 +153,7 @@ def build_services(stack: StackSettings) -> list[Service]:
             [python, "-m", "room_service"],
             f"http://{rooms.host}:{rooms.port}/healthz",
             [("room service", rooms.port)],
-            env=livekit_env,
+            env={**livekit_env, **development_samples(rooms)},
         ),
         Service(
             "agent",

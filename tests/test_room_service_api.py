@@ -243,6 +243,9 @@ async def test_only_the_rooms_own_agent_reads_an_enrolled_profile(http, room_ser
 
     status, body = await fetch(agent_token(key, secret, f"game-{room['room_id']}"))
     assert (status, body) == (200, profile)
+    # A mirror job of this room's player may read it too (their own preview); another room's may not.
+    assert (await fetch(agent_token(key, secret, f"mirror-{room['room_id']}-{room['player_id']}")))[0] == 200
+    assert (await fetch(agent_token(key, secret, f"mirror-{other['room_id']}-{other['player_id']}")))[0] == 403
     # Refused: no token, a player's own tokens, another room's agent, a token signed elsewhere.
     assert (await fetch(None))[0] == 401
     assert (await fetch(room["game_token"]))[0] == 403

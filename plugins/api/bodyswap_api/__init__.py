@@ -2,7 +2,7 @@
 
 from .media import AudioBlock, VideoFormat, VideoFrame, i420_size
 from .plugin import Enrollment, Modality, Requirements, SwapPlugin, SwapSession
-from .registry import ENTRY_POINT_GROUP, PluginNotFoundError, available_plugins, load_plugin, plugin_available
+from .registry import ENTRY_POINT_GROUP, PluginNotFoundError, available_plugins, load_plugin, plugin_available, plugin_names
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -19,4 +19,5 @@ __all__ = [
     "i420_size",
     "load_plugin",
     "plugin_available",
+    "plugin_names",
 ]

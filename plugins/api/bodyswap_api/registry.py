@@ -26,11 +26,17 @@ def available_plugins() -> list[str]:
     return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
 
 
+def plugin_names() -> list[str]:
+    """Every name `load_plugin` accepts: each installed plugin, and each pair "video+voice" of an
+    installed plugin that swaps video and one that swaps voice."""
+    classes = {ep.name: ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    video = [name for name, cls in classes.items() if "video" in getattr(cls, "swaps", ())]
+    voice = [name for name, cls in classes.items() if "voice" in getattr(cls, "swaps", ())]
+    return sorted(classes) + [f"{v}+{a}" for v in sorted(video) for a in sorted(voice)]
+
+
 def plugin_available(name: str) -> bool:
-    """Whether `name` is an installed plugin, or two joined with "+"."""
-    installed = set(available_plugins())
-    parts = name.split("+")
-    return len(parts) in (1, 2) and all(part in installed for part in parts)
+    return name in plugin_names()
 
 
 def load_plugin(name: str) -> SwapPlugin:

@@ -27,6 +27,7 @@ from .live_frame import CameraNotLive, grab_live_frame
 from .livekit_gateway import LiveKitGateway
 from .manager import RoomError, RoomManager
 from .mirror import MIRROR_SECONDS, Mirrors, SampleBodies, mirror_room
+from .observability import ServiceMetrics, log_game_events
 from .rate_limit import RateLimiter
 from .records import PlayerRecord, RoomRecord
 from .settings import RoomServiceSettings
@@ -48,6 +49,8 @@ OPENAPI = web.AppKey("openapi", dict)
 EXPIRY_TASK = web.AppKey("expiry_task", asyncio.Task)
 SAMPLES = web.AppKey("samples", SampleBodies)
 MIRRORS = web.AppKey("mirrors", Mirrors)
+METRICS = web.AppKey("metrics", ServiceMetrics)
+READY_TIMEOUT_S = 3.0
 
 # The players' web app (frontend/, built by `./bodyswap setup`). Until it is built, `/` serves STATUS_PAGE.
 FRONTEND_DIST = Path(__file__).resolve().parents[1] / "frontend" / "dist"
@@ -171,6 +174,8 @@ async def create_room(request: web.Request) -> web.Response:
             400, "unknown_plugin", f"This server has no swap plugin called {str(plugin)[:64]!r}."
         )
     record, host, key = await request.app[MANAGER].create_room(name, plugin)
+    request.app[METRICS].rooms_created.inc()
+    logger.info("room created", extra={"room_id": record.id, "player_id": host.id})
     body = {
         "invite_url": f"{settings.public_url}/join/{record.id}?invite={record.invite_code}",
         "invite_code": record.invite_code,
@@ -188,6 +193,7 @@ async def join_room(request: web.Request) -> web.Response:
     if not isinstance(invite, str) or not invite:
         raise RoomError(400, "bad_invite", "This invite link is not valid for this room.")
     record, player, key = await request.app[MANAGER].join(request.match_info["room_id"], invite, name)
+    logger.info("player joined", extra={"room_id": record.id, "player_id": player.id})
     return web.json_response(player_grant(request, record, player, key), status=201)
 
 
@@ -261,6 +267,19 @@ async def end_room(request: web.Request) -> web.Response:
 
 async def upload_enrollment(request: web.Request) -> web.Response:
     record, player = await authenticated(request)
+    try:
+        response = await _enroll(request, record, player)
+    except (enrollment.EnrollmentError, RoomError) as e:
+        # Counted by the refusal's code only: never what was in the photo or the voice.
+        request.app[METRICS].enrollments.labels("refused", e.code).inc()
+        logger.info("enrollment refused", extra={"room_id": record.id, "player_id": player.id, "code": e.code})
+        raise
+    request.app[METRICS].enrollments.labels("accepted", "").inc()
+    logger.info("enrollment accepted", extra={"room_id": record.id, "player_id": player.id})
+    return response
+
+
+async def _enroll(request: web.Request, record: RoomRecord, player: PlayerRecord) -> web.Response:
     manager, settings, gateway = request.app[MANAGER], request.app[SETTINGS], request.app[GATEWAY]
     if game.GameState.from_dict(record.game).phase != game.Phase.LOBBY:
         # Refused before reading the upload: enrollment only ever changes in the lobby.
@@ -412,6 +431,31 @@ async def health(_: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+async def ready(request: web.Request) -> web.Response:
+    """Ready to take players: the room store answers and so does LiveKit's server API."""
+    checks: dict[str, str] = {}
+
+    async def check(name: str, probe: Awaitable) -> None:
+        try:
+            await asyncio.wait_for(probe, READY_TIMEOUT_S)
+            checks[name] = "ok"
+        except Exception as e:
+            checks[name] = f"failed: {type(e).__name__}"
+            logger.warning("readiness: %s unreachable", name, extra={"reason": type(e).__name__})
+
+    await check("store", request.app[MANAGER].store.room_ids())
+    await check("livekit", request.app[GATEWAY].ping())
+    ok = all(v == "ok" for v in checks.values())
+    return web.json_response({"status": "ready" if ok else "not_ready", "checks": checks}, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    service_metrics = request.app[METRICS]
+    await service_metrics.refresh(request.app[MANAGER].store)
+    service_metrics.media_waiting.set(request.app[GAME_MASTER].media_waiting_count())
+    return web.Response(body=service_metrics.exposition(), content_type="text/plain", charset="utf-8")
+
+
 def frontend_handlers(dist: Path) -> tuple[Callable, Callable]:
     """Handlers for the built app: its index.html for every app address (the app routes itself),
     and its hashed assets. Checked on every request, so a build made while the service runs is
@@ -463,6 +507,7 @@ def create_app(
         rng=rng,
     )
     gateway = LiveKitGateway(settings)
+    service_metrics = app[METRICS] = ServiceMetrics()
     app[SETTINGS] = settings
     app[MANAGER] = manager
     app[GATEWAY] = gateway
@@ -473,6 +518,7 @@ def create_app(
         settings.livekit_url,
         settings.agent_base_url,
         settings.agent_join_timeout_s,
+        metrics=service_metrics,
     )
     app[LIMITS] = {
         "create": RateLimiter(settings.create_rate_per_minute, time.monotonic),
@@ -491,6 +537,11 @@ def create_app(
     async def stop_mirrors_when_the_room_ends(room_id: str) -> None:
         await mirrors.stop_room(room_id)
 
+    async def observe(record, state, events) -> None:
+        service_metrics.on_change(events)
+        log_game_events(logger, record.id, state, events)
+
+    manager.change_listeners.append(observe)
     manager.change_listeners.append(stop_mirrors_when_the_game_starts)
     manager.end_listeners.append(stop_mirrors_when_the_room_ends)
 
@@ -499,6 +550,8 @@ def create_app(
         app.router.add_get(route, index)
     app.router.add_get("/assets/{path:.+}", asset)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/readyz", ready)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/openapi.json", openapi_document)
     app.router.add_post("/api/rooms", create_room)
     app.router.add_get("/api/rooms/{room_id}", room_state)
@@ -540,5 +593,5 @@ async def sweep_expired(manager: RoomManager) -> None:
         try:
             await manager.expire_rooms()
         except Exception:
-            logger.exception("expiry sweep failed")
+            logger.exception("expiry sweep failed", extra={"event": "expiry_sweep"})
         await asyncio.sleep(EXPIRY_SWEEP_S)

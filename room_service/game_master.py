@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 
 from livekit import rtc
@@ -26,6 +27,7 @@ from agent.plan import GAME_MASTER_IDENTITY, SET_PLAN_METHOD, BodySeat, MediaPla
 from . import game
 from .livekit_gateway import LiveKitGateway
 from .manager import RoomError, RoomManager
+from .observability import ServiceMetrics
 from .records import RoomRecord
 
 logger = logging.getLogger("bodyswap.room_service.game_master")
@@ -112,6 +114,9 @@ class RoomChannel:
         self.redispatch_task: asyncio.Task | None = None
         self.last_plan: MediaPlan | None = None
         self.closing = False
+        # The game's media, as players are told it: None (no game), "starting" (dispatched, no
+        # agent yet), "waiting" (none came in time: every worker may be full), "ready".
+        self.media: str | None = None
         # Messages leave in the order the changes happened, from one sender task, so that
         # publishing never holds up the room's lock or the reply to the RPC that made the change.
         self.outbox: asyncio.Queue[tuple[str, str, list[str]] | None] = asyncio.Queue()
@@ -138,7 +143,9 @@ class GameMaster:
         livekit_url: str,
         service_url: str,
         agent_join_timeout_s: float = 20.0,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
+        self._metrics = metrics or ServiceMetrics()
         self._manager = manager
         self._gateway = gateway
         self._plugin = plugin
@@ -148,6 +155,9 @@ class GameMaster:
         self._channels: dict[str, RoomChannel] = {}
         manager.change_listeners.append(self._on_change)
         manager.end_listeners.append(self._on_end)
+
+    def media_waiting_count(self) -> int:
+        return sum(1 for channel in self._channels.values() if channel.media == "waiting")
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -188,7 +198,7 @@ class GameMaster:
                 await room.connect(self._url, token, rtc.RoomOptions(connect_timeout=CONNECT_TIMEOUT_S))
                 break
             except Exception as e:
-                logger.warning("game master cannot reach room %s yet: %s", channel.room_id, e)
+                logger.warning("game master cannot reach room %s yet: %s", channel.room_id, e, extra={"room_id": channel.room_id})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
         for method in (*ACTIONS, "bodyswap.sync"):
@@ -207,7 +217,7 @@ class GameMaster:
                     payload, topic=topic, destination_identities=destinations
                 )
             except Exception as e:  # a lost message: players resync with bodyswap.sync
-                logger.warning("could not send %s in room %s: %s", topic, channel.room_id, e)
+                logger.warning("could not send %s in room %s: %s", topic, channel.room_id, e, extra={"room_id": channel.room_id})
 
     async def _close_channel(self, room_id: str) -> None:
         channel = self._channels.pop(room_id, None)
@@ -250,7 +260,7 @@ class GameMaster:
         try:
             await self._gateway.end_media(f"game-{room_id}")
         except Exception as e:  # the room may never have been created on LiveKit
-            logger.info("no LiveKit room to delete for %s: %s", room_id, e)
+            logger.info("no LiveKit room to delete for %s: %s", room_id, e, extra={"room_id": room_id})
 
     def _queue_state(self, channel: RoomChannel, state: game.GameState) -> None:
         view = game.public_view(state, self._manager.now())
@@ -270,12 +280,23 @@ class GameMaster:
         try:
             await self._manager.act(room_id, game.Tick())
         except (RoomError, game.GameError) as e:
-            logger.info("tick for %s refused: %s", room_id, e)
+            logger.info("tick for %s refused: %s", room_id, e, extra={"room_id": room_id})
 
     # --- RPC -------------------------------------------------------------------------------
 
     def _rpc_handler(self, channel: RoomChannel, method: str):
         async def handle(data: rtc.RpcInvocationData) -> str:
+            started = time.perf_counter()
+            try:
+                return await answer(data)
+            except rtc.RpcError as e:
+                code = json.loads(e.data or "{}").get("code", "error") if e.data else "error"
+                self._metrics.rpc_errors.labels(method, code).inc()
+                raise
+            finally:
+                self._metrics.rpc_latency.labels(method).observe(time.perf_counter() - started)
+
+        async def answer(data: rtc.RpcInvocationData) -> str:
             try:
                 payload = json.loads(data.payload or "{}")
                 if not isinstance(payload, dict):
@@ -292,6 +313,8 @@ class GameMaster:
                 raise rpc_error(e.code, e.message) from None
             except RoomError as e:
                 raise rpc_error(e.code, e.message) from None
+            if method == "bodyswap.vote":
+                self._metrics.votes.labels(str(bool(payload.get("lock", False))).lower()).inc()
             return json.dumps(
                 {
                     "public": game.public_view(state, self._manager.now()),
@@ -320,10 +343,12 @@ class GameMaster:
                 elif plan != channel.last_plan:
                     await self._send_plan(channel, plan)
             except Exception:
-                logger.exception("media update for room %s failed", channel.room_id)
+                logger.exception("media update for room %s failed", channel.room_id, extra={"room_id": channel.room_id})
 
     async def _dispatch(self, channel: RoomChannel, plan: MediaPlan) -> None:
         await self._gateway.start_media(plan)
+        self._metrics.dispatches.labels("first").inc()
+        logger.info("agent dispatched", extra={"room_id": channel.room_id, "players": len(plan.seats)})
         channel.last_plan = plan
         await self._manager.update_record(channel.room_id, _count_dispatch)
         # If no agent shows up (all workers full, a job that died starting), dispatch again.
@@ -374,9 +399,13 @@ class GameMaster:
                 state = game.GameState.from_dict(record.game)
                 if not game.media_assignment(state):
                     return
-                logger.warning("no agent in room %s mid-game; dispatching again", channel.room_id)
+                logger.warning(
+                    "no agent in room %s mid-game; dispatching again", channel.room_id,
+                    extra={"room_id": channel.room_id, "dispatches": record.media_dispatches + 1},
+                )
                 plan = media_plan(record, state, self._plugin, self._service_url)
                 await self._gateway.start_media(plan)
+                self._metrics.dispatches.labels("again").inc()
                 channel.last_plan = plan
                 await self._manager.update_record(channel.room_id, _count_dispatch)
             wait_s = min(max(2 * wait_s, self._agent_join_timeout_s), MAX_REDISPATCH_WAIT_S)

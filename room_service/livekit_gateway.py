@@ -113,6 +113,18 @@ class LiveKitGateway:
             )
         )
 
+    async def ping(self) -> None:
+        """One cheap call to LiveKit's server API (for readiness): raises when it does not answer."""
+        await self.lk.room.list_rooms(api.ListRoomsRequest(names=["bodyswap-readyz"]))
+
+    async def cancel_media(self, game_room: str) -> int:
+        """Withdraw every agent dispatch of a game room (a job still waiting for a worker is never
+        started; one running ends). The room itself stays: players and the game master are in it."""
+        dispatches = await self.lk.agent_dispatch.list_dispatch(room_name=game_room)
+        for dispatch in dispatches:
+            await self.lk.agent_dispatch.delete_dispatch(dispatch.id, game_room)
+        return len(dispatches)
+
     async def end_media(self, game_room: str) -> None:
         """Delete the game room: every participant is dropped and the agent job ends."""
         await self.lk.room.delete_room(api.DeleteRoomRequest(room=game_room))

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from room_service.game import (
+    CancelGame,
     GameError,
     GameSettings,
     GameState,
@@ -20,6 +21,7 @@ from room_service.game import (
     PassTurn,
     Phase,
     PlayAgain,
+    RestartClock,
     SetEnrolled,
     SetReady,
     Start,
@@ -39,7 +41,7 @@ from tests.test_game_engine import NAMES, assert_round_trips
 PLAYER_IDS = [f"p{i}" for i in range(1, 10)]
 NAME_POOL = [*NAMES, "ann", " Bo ", "", "   ", "x" * 40, "Zed"]
 KINDS = [  # repeats weight the draw toward moves that make progress
-    *["join", "leave", "kick", "enroll", "ready", "settings", "start", "play_again", "vote"],
+    *["join", "leave", "kick", "enroll", "ready", "settings", "start", "play_again", "vote", "cancel", "clock"],
     *["pass"] * 2,
     *["smart_vote"] * 3,
     *["tick"] * 6,
@@ -86,6 +88,10 @@ def draw_action(data: st.DataObject, state: GameState):
             return Tick()
         case "play_again":
             return PlayAgain(data.draw(anyone))
+        case "cancel":
+            return CancelGame(data.draw(anyone))
+        case "clock":
+            return RestartClock()
     raise AssertionError(kind)
 
 

@@ -3,11 +3,13 @@ for points and ranks) and the views that decide who may see what."""
 
 from room_service.game.actions import (
     Action,
+    CancelGame,
     Join,
     Kick,
     Leave,
     PassTurn,
     PlayAgain,
+    RestartClock,
     SetEnrolled,
     SetReady,
     Start,
@@ -23,6 +25,7 @@ from room_service.game.views import media_assignment, private_view, public_view
 __all__ = [
     "Action",
     "Ballot",
+    "CancelGame",
     "Event",
     "GameError",
     "GameSettings",
@@ -35,6 +38,7 @@ __all__ = [
     "Phase",
     "PlayAgain",
     "Player",
+    "RestartClock",
     "SetEnrolled",
     "SetReady",
     "Start",

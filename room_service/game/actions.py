@@ -77,8 +77,21 @@ class PlayAgain:
     by: str
 
 
+@dataclass(frozen=True)
+class CancelGame:
+    """The host calls a game under way off: back to the lobby, enrollments kept, nothing scored."""
+
+    by: str
+
+
+@dataclass(frozen=True)
+class RestartClock:
+    """The room service restarts the running timer from now (the bodies were late to arrive)."""
+
+
 Action = (
     Join | Leave | Kick | SetEnrolled | SetReady | UpdateSettings | Start | PassTurn | Vote | Tick | PlayAgain
+    | CancelGame | RestartClock
 )
 
 

@@ -27,6 +27,11 @@ Phases
   final   Ranks (scoring.py). The host may play again: back to the lobby with the players still
           present, their enrollment and the settings; scores, readiness and bodies reset.
 
+Calling a game off: while a game is under way (turns, vote, reveal) the host may cancel it (for
+instance when no media server is free to run the bodies): back to the lobby as with play again,
+but nothing is scored and nobody needs to enroll again. The room service may restart the running
+timer from now (RestartClock), so a turn whose bodies arrived late still gets its full time.
+
 Leaving (Leave, or Kick by the host)
   In the lobby the player is simply removed. After the start they stay on the scoreboard, marked
   not present, and cannot rejoin until the host plays again. The body they wore has no driver for
@@ -48,11 +53,13 @@ from dataclasses import dataclass, field
 
 from room_service.game.actions import (
     Action,
+    CancelGame,
     Join,
     Kick,
     Leave,
     PassTurn,
     PlayAgain,
+    RestartClock,
     SetEnrolled,
     SetReady,
     Start,
@@ -437,6 +444,33 @@ def _play_again(step: _Step, action: PlayAgain) -> None:
     state = step.state
     _require_phase(state, Phase.FINAL, "You can play again once the game is over.")
     _require_host(state, action.by, "start another game")
+    _back_to_lobby(step)
+    step.tell(None, "back_to_lobby")
+
+
+def _cancel_game(step: _Step, action: CancelGame) -> None:
+    state = step.state
+    if state.phase not in IN_ROUND:
+        raise GameError("no_game", "There is no game under way to call off.")
+    _require_host(state, action.by, "call the game off")
+    _back_to_lobby(step)
+    step.tell(None, "back_to_lobby", reason="cancelled")
+
+
+def _restart_clock(step: _Step, action: RestartClock) -> None:
+    state = step.state
+    seconds = {
+        Phase.TURNS: state.settings.turn_seconds,
+        Phase.VOTE: state.settings.vote_seconds,
+        Phase.REVEAL: state.settings.reveal_seconds,
+    }.get(state.phase)
+    if seconds is not None:
+        state.deadline = float(step.now + seconds)
+
+
+def _back_to_lobby(step: _Step) -> None:
+    """The players still present, their enrollment and the settings; the game itself is gone."""
+    state = step.state
     step.state = GameState(
         room_id=state.room_id,
         settings=state.settings,
@@ -446,7 +480,6 @@ def _play_again(step: _Step, action: PlayAgain) -> None:
         host_id=state.host_id,
         used_prompts=state.used_prompts,
     )
-    step.tell(None, "back_to_lobby")
 
 
 _HANDLERS = {
@@ -461,4 +494,6 @@ _HANDLERS = {
     Vote: _vote,
     Tick: _tick,
     PlayAgain: _play_again,
+    CancelGame: _cancel_game,
+    RestartClock: _restart_clock,
 }

@@ -120,6 +120,23 @@ class GpuFaceSession(SwapSession):
         self._plugin._forget(self)
 
 
+def _warn_native_grid_sample(model: Model) -> None:
+    """A native 5-D GridSample runs only on onnxruntime's CPU provider: say so when on a GPU."""
+    if model.provider == "CPUExecutionProvider":
+        return
+    try:
+        import onnx  # noqa: PLC0415 - optional, only to read the graph
+
+        graph = onnx.load(str(model.path), load_external_data=False).graph
+    except Exception:  # noqa: BLE001
+        return
+    if any(node.op_type == "GridSample" for node in graph.node):
+        logger.warning("gpu-face: %s has a native GridSample node, which %s does not run in 5-D: "
+                       "onnxruntime places it on the CPU. Export it with "
+                       "bodyswap_gpu_face.grid_sample.patched_grid_sample() (see the README)",
+                       model.path.name, model.provider)
+
+
 class _Request:
     __slots__ = ("items", "result", "error", "done")
 
@@ -162,6 +179,7 @@ class GpuFacePlugin(SwapPlugin):
         self.models: dict[str, Model] = load_models(
             MODEL_SPECS, folder, list(providers), plugin="gpu-face", env_var=ENV_MODELS, fp16=self.fp16,
             trt_cache=cache, probe=env_flag(ENV_PROBE, True) if probe is None else probe)
+        _warn_native_grid_sample(self.models["warping"])
         self.locator = locator or _image.default_locator()
         self.redetect_every = max(1, redetect_every)
         self.max_side = max_side

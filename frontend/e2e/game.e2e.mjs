@@ -120,7 +120,9 @@ async function enroll(player) {
 }
 
 async function phaseOf(page) {
-  return page.locator('.round-header .phase').textContent({ timeout: 1000 }).catch(() => null);
+  // Generous: a busy machine can take seconds to answer; null only when there is no round header.
+  if ((await page.locator('.round-header .phase').count()) === 0) return null;
+  return page.locator('.round-header .phase').textContent({ timeout: 30 * SECOND }).catch(() => null);
 }
 
 async function waitForPhase(players, phase, timeout) {
@@ -228,8 +230,8 @@ async function main() {
     for (const guest of guests) await guest.page.getByRole('button', { name: "I'm ready" }).click();
     await host.page.getByLabel('Rounds').fill('1');
     await host.page.getByLabel('Turn (seconds)').fill('120'); // turns end early: each player passes
-    await host.page.getByLabel('Vote (seconds)').fill('60');
-    await host.page.getByLabel('Reveal (seconds)').fill('8');
+    await host.page.getByLabel('Vote (seconds)').fill('300'); // closes early: everyone locks in
+    await host.page.getByLabel('Reveal (seconds)').fill('15');
     await host.page.getByRole('button', { name: 'Save settings' }).click();
     await host.page.getByRole('status').filter({ hasText: 'Saved' }).waitFor({ timeout: 10 * SECOND });
     const start = host.page.getByRole('button', { name: 'Start the game' });

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import tempfile
 from datetime import timedelta
 
 from bodyswap_api import SwapSession, load_plugin
 from livekit import api, rtc
 from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobRequest, WorkerPermissions
+from prometheus_client import Gauge, values
 
 from .batching import VideoBatcher
 from .body import Body
@@ -132,8 +134,39 @@ async def entrypoint(ctx: JobContext) -> None:
     logger.info("room %s: %d bodies running plugin %s", plan.game_room, len(bodies), plan.plugin)
 
 
+class SlotGauges:
+    """The worker's player slots as Prometheus gauges, served with its jobs' metrics.
+
+    The worker process imported prometheus_client before LiveKit Agents turned on multiprocess
+    mode, so its own metrics would never reach the shared directory the endpoint reads: these are
+    made with the multiprocess value class, once that directory exists (the first load poll).
+    """
+
+    def __init__(self) -> None:
+        self._gauges: tuple[Gauge, Gauge, Gauge] | None = None
+
+    def set(self, used: int, total: int) -> None:
+        if self._gauges is None:
+            if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+                return  # metrics are off
+            default, values.ValueClass = values.ValueClass, values.MultiProcessValue()
+            try:
+                self._gauges = (
+                    Gauge("bodyswap_worker_player_slots_used", "Player slots in use (running and accepted rooms)", multiprocess_mode="livemax"),
+                    Gauge("bodyswap_worker_player_slots", "Player slots of this worker (BODYSWAP_AGENT_PLAYER_SLOTS)", multiprocess_mode="livemax"),
+                    Gauge("bodyswap_worker_load", "Share of player slots in use, as reported to LiveKit", multiprocess_mode="livemax"),
+                )
+            finally:
+                values.ValueClass = default
+        used_gauge, total_gauge, load_gauge = self._gauges
+        used_gauge.set(used)
+        total_gauge.set(total)
+        load_gauge.set(min(1.0, used / total))
+
+
 def build_server(settings: AgentSettings) -> AgentServer:
     slots = PlayerSlots(settings.player_slots)
+    gauges = SlotGauges()
 
     def running(server: AgentServer) -> list[tuple[str, str]]:
         return [(info.job.id, info.job.metadata) for info in server.active_jobs]
@@ -141,7 +174,9 @@ def build_server(settings: AgentSettings) -> AgentServer:
     def load(server: AgentServer) -> float:
         # Capacity is counted in players, not in CPU load: a busy CPU must not make LiveKit think
         # the worker is full, and a full worker must refuse rooms however idle its CPU looks.
-        return slots.load(running(server))
+        used = slots.used(running(server))
+        gauges.set(used, slots.total)
+        return min(1.0, used / slots.total)
 
     async def on_request(request: JobRequest) -> None:
         if slots.reserve(request.job.id, request.job.metadata, running(server)):

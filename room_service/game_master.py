@@ -62,6 +62,14 @@ ACTIONS: dict[str, Callable[[str, dict], object]] = {
         who, _guesses(_field(p, "guesses", dict)), bool(p.get("lock", False))
     ),
     "bodyswap.play_again": lambda who, p: game.PlayAgain(who),
+    "bodyswap.cancel": lambda who, p: game.CancelGame(who),
+}
+
+# What players are told about the bodies while a game waits for its media agent.
+MEDIA_MESSAGES = {
+    "starting": "Getting the bodies ready...",
+    "waiting": "Every media server is busy right now, so the bodies cannot start yet. The game is "
+    "paused and we keep trying; the host can go back to the lobby and start again later.",
 }
 
 
@@ -117,6 +125,7 @@ class RoomChannel:
         # The game's media, as players are told it: None (no game), "starting" (dispatched, no
         # agent yet), "waiting" (none came in time: every worker may be full), "ready".
         self.media: str | None = None
+        self.media_since = 0.0  # monotonic time of the first dispatch of this game
         # Messages leave in the order the changes happened, from one sender task, so that
         # publishing never holds up the room's lock or the reply to the RPC that made the change.
         self.outbox: asyncio.Queue[tuple[str, str, list[str]] | None] = asyncio.Queue()
@@ -159,6 +168,17 @@ class GameMaster:
     def media_waiting_count(self) -> int:
         return sum(1 for channel in self._channels.values() if channel.media == "waiting")
 
+    @staticmethod
+    def media_view(channel: RoomChannel) -> dict | None:
+        """The bodies' status as every player sees it (no agent detail, no worker names)."""
+        if channel.media is None:
+            return None
+        return {"status": channel.media, "message": MEDIA_MESSAGES.get(channel.media)}
+
+    def _holding(self, channel: RoomChannel) -> bool:
+        """A game whose first agent has not joined yet is paused: its timers wait for the bodies."""
+        return channel.media in ("starting", "waiting")
+
     # --- lifecycle -------------------------------------------------------------------------
 
     async def restore(self) -> None:
@@ -189,6 +209,7 @@ class GameMaster:
     async def _connect(self, channel: RoomChannel) -> None:
         room = channel.room
         room.on("participant_disconnected", lambda p: self._on_participant_left(channel, p))
+        room.on("participant_connected", lambda p: self._on_participant_joined(channel, p))
         token = self._gateway.game_master_token(f"game-{channel.room_id}", GAME_MASTER_IDENTITY)
         delay = 0.5
         while True:  # LiveKit may be restarting: keep trying, the game state is safe in the store
@@ -263,14 +284,23 @@ class GameMaster:
             logger.info("no LiveKit room to delete for %s: %s", room_id, e, extra={"room_id": room_id})
 
     def _queue_state(self, channel: RoomChannel, state: game.GameState) -> None:
-        view = game.public_view(state, self._manager.now())
-        channel.outbox.put_nowait((STATE_TOPIC, json.dumps(view), []))
+        channel.outbox.put_nowait((STATE_TOPIC, json.dumps(self._public(channel, state)), []))
+
+    def _public(self, channel: RoomChannel, state: game.GameState) -> dict:
+        media = self.media_view(channel) if game.media_assignment(state) else None  # none outside a game
+        return {**game.public_view(state, self._manager.now()), "media": media}
+
+    def _announce_media(self, channel: RoomChannel) -> None:
+        event = {"kind": f"media_{channel.media}", **(self.media_view(channel) or {})}
+        channel.outbox.put_nowait((EVENT_TOPIC, json.dumps(event), []))
 
     def _schedule_tick(self, channel: RoomChannel, state: game.GameState) -> None:
         # A tick's own change reschedules from inside that tick: never cancel the running task,
         # or the change it just made would never be broadcast.
         if channel.tick_task is not None and channel.tick_task is not asyncio.current_task():
             channel.tick_task.cancel()
+        if self._holding(channel):
+            return  # no timer runs until the bodies are there (RestartClock then)
         deadline = game.next_deadline(state)
         if deadline is not None:
             channel.tick_task = asyncio.create_task(self._tick_at(channel.room_id, deadline))
@@ -317,7 +347,7 @@ class GameMaster:
                 self._metrics.votes.labels(str(bool(payload.get("lock", False))).lower()).inc()
             return json.dumps(
                 {
-                    "public": game.public_view(state, self._manager.now()),
+                    "public": self._public(channel, state),
                     "private": game.private_view(state, data.caller_identity),
                 }
             )
@@ -336,16 +366,25 @@ class GameMaster:
                 state = game.GameState.from_dict(record.game)
                 if not game.media_assignment(state):
                     channel.last_plan = None
+                    if self._holding(channel) and not channel.agent_identities():
+                        await self._withdraw_media(channel)  # called off before any agent came
+                    channel.media = None
                     return
                 plan = media_plan(record, state, self._plugin, self._service_url)
                 if record.media_dispatches == 0:
-                    await self._dispatch(channel, plan)
+                    await self._dispatch(channel, plan, state)
                 elif plan != channel.last_plan:
                     await self._send_plan(channel, plan)
             except Exception:
                 logger.exception("media update for room %s failed", channel.room_id, extra={"room_id": channel.room_id})
 
-    async def _dispatch(self, channel: RoomChannel, plan: MediaPlan) -> None:
+    async def _dispatch(self, channel: RoomChannel, plan: MediaPlan, state: game.GameState) -> None:
+        if not channel.agent_identities():
+            # Nothing of the game runs until the bodies are there: timers wait, players are told.
+            channel.media, channel.media_since = "starting", time.monotonic()
+            self._schedule_tick(channel, state)  # cancels the running timer while holding
+            self._announce_media(channel)
+            self._queue_state(channel, state)
         await self._gateway.start_media(plan)
         self._metrics.dispatches.labels("first").inc()
         logger.info("agent dispatched", extra={"room_id": channel.room_id, "players": len(plan.seats)})
@@ -364,6 +403,43 @@ class GameMaster:
                 destination_identity=agent, method=SET_PLAN_METHOD, payload=plan.model_dump_json()
             )
         channel.last_plan = plan
+
+    async def _withdraw_media(self, channel: RoomChannel) -> None:
+        """The game was called off before any agent came: withdraw its dispatches, so that no
+        worker starts it later, and let the next start dispatch afresh."""
+        if channel.redispatch_task is not None and channel.redispatch_task is not asyncio.current_task():
+            channel.redispatch_task.cancel()
+        try:
+            withdrawn = await self._gateway.cancel_media(f"game-{channel.room_id}")
+        except Exception as e:
+            withdrawn = 0
+            logger.warning("could not withdraw dispatches: %s", e, extra={"room_id": channel.room_id})
+
+        def reset(record: RoomRecord) -> None:
+            record.media_dispatches = 0
+
+        await self._manager.update_record(channel.room_id, reset)
+        logger.info("media withdrawn", extra={"room_id": channel.room_id, "dispatches": withdrawn})
+
+    def _on_participant_joined(self, channel: RoomChannel, participant: rtc.RemoteParticipant) -> None:
+        if participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT or not self._holding(channel):
+            return
+        task = asyncio.create_task(self._media_arrived(channel))
+        channel.media_tasks.add(task)
+        task.add_done_callback(channel.media_tasks.discard)
+
+    async def _media_arrived(self, channel: RoomChannel) -> None:
+        """The first agent of the game joined: the bodies are coming, the clock starts now."""
+        if not self._holding(channel):
+            return
+        waited = time.monotonic() - channel.media_since
+        channel.media = "ready"
+        self._announce_media(channel)
+        logger.info("media ready", extra={"room_id": channel.room_id, "waited_s": round(waited, 1)})
+        try:
+            await self._manager.act(channel.room_id, game.RestartClock())  # broadcasts, schedules the tick
+        except (RoomError, game.GameError) as e:
+            logger.info("clock restart refused: %s", e, extra={"room_id": channel.room_id})
 
     def _on_participant_left(self, channel: RoomChannel, participant: rtc.RemoteParticipant) -> None:
         self.participant_left(channel.room_id, participant.kind)
@@ -399,8 +475,12 @@ class GameMaster:
                 state = game.GameState.from_dict(record.game)
                 if not game.media_assignment(state):
                     return
+                if channel.media == "starting":  # no worker took the game in time: say so
+                    channel.media = "waiting"
+                    self._announce_media(channel)
+                    self._queue_state(channel, state)
                 logger.warning(
-                    "no agent in room %s mid-game; dispatching again", channel.room_id,
+                    "no agent in game room %s; dispatching again", channel.room_id,
                     extra={"room_id": channel.room_id, "dispatches": record.media_dispatches + 1},
                 )
                 plan = media_plan(record, state, self._plugin, self._service_url)

@@ -46,6 +46,24 @@ async function launchPlayer(name, media, extraFlags = []) {
   return { name, browser, page };
 }
 
+/** Per body tile: its name, mean brightness of the current frame, and frames decoded so far. */
+async function videoStats(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('.body-tile')].map((tile) => {
+      const video = tile.querySelector('video');
+      const name = tile.querySelector('figcaption')?.textContent;
+      if (!video || !video.videoWidth) return `${name}: no video`;
+      const canvas = Object.assign(document.createElement('canvas'), { width: 32, height: 24 });
+      canvas.getContext('2d').drawImage(video, 0, 0, 32, 24);
+      const rgba = canvas.getContext('2d').getImageData(0, 0, 32, 24).data;
+      let sum = 0;
+      for (let i = 0; i < rgba.length; i += 4) sum += (rgba[i] + rgba[i + 1] + rgba[i + 2]) / 3;
+      const quality = video.getVideoPlaybackQuality();
+      return `${name}: brightness ${(sum / (rgba.length / 4)).toFixed(0)}, ${quality.totalVideoFrames} frames (${quality.droppedVideoFrames} dropped), paused ${video.paused}`;
+    }),
+  );
+}
+
 let shotCount = 0;
 async function shot(player, what) {
   shotCount += 1;
@@ -278,6 +296,7 @@ async function main() {
         check(highlighted.join() === player.wearing, `${other.name} highlights ${highlighted} for ${player.wearing}`);
       }
       if (turns === 0) {
+        for (const p of players) log(`${p.name}'s bodies:`, (await videoStats(p.page)).join(' | '));
         await shot(player, 'hot-seat');
         await shot(players.find((p) => p !== player), 'someone-else-in-hot-seat');
       }

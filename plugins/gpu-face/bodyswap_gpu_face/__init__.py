@@ -27,7 +27,7 @@ from bodyswap_api import Enrollment, Requirements, SwapPlugin, SwapSession, Vide
 
 from . import _image
 from ._motion import Motion, apply_stitching, relative_keypoints
-from ._runtime import BATCH, Model, ModelError, ModelSpec, env_flag, env_path, load_models, parse_providers
+from ._runtime import BATCH, Model, ModelError, ModelSpec, env_flag, env_path, env_threads, load_models, parse_providers
 
 __all__ = ["GpuFacePlugin", "GpuFaceSession", "ModelError", "MODEL_SPECS"]
 
@@ -178,7 +178,7 @@ class GpuFacePlugin(SwapPlugin):
         cache = Path(trt_cache) if trt_cache else (env_path(ENV_TRT_CACHE) or folder / ".trt-cache")
         self.models: dict[str, Model] = load_models(
             MODEL_SPECS, folder, list(providers), plugin="gpu-face", env_var=ENV_MODELS, fp16=self.fp16,
-            trt_cache=cache, probe=env_flag(ENV_PROBE, True) if probe is None else probe)
+            trt_cache=cache, threads=env_threads("BODYSWAP_GPU_FACE_THREADS"), probe=env_flag(ENV_PROBE, True) if probe is None else probe)
         _warn_native_grid_sample(self.models["warping"])
         self.locator = locator or _image.default_locator()
         self.redetect_every = max(1, redetect_every)

@@ -62,6 +62,8 @@ def _dims_match(actual: Sequence, expected: Sequence) -> bool:
         if e == BATCH:
             if isinstance(a, int) and a != 1:
                 return False
+        elif isinstance(e, str):  # a named dynamic dimension ("frames"): any length
+            continue
         elif isinstance(a, int) and a != e:  # symbolic dims (None, "height") are checked by the probe
             return False
     return True
@@ -98,6 +100,7 @@ def load_models(
     fp16: bool = False,
     trt_cache: Path | None = None,
     probe: bool = True,
+    threads: int | None = None,
 ) -> dict[str, Model]:
     """Open every model of `specs` from `folder`; raise ModelError naming the first problem."""
     import onnxruntime as ort
@@ -123,6 +126,11 @@ def load_models(
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # No busy-waiting of idle CPU threads: the worker's other threads (decode, encode, the
+        # other rooms) need those cores; GPU providers do not use the pool for their kernels.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if threads:
+            options.intra_op_num_threads = threads
         provider_list: list = []
         for name in usable:
             if name == "TensorrtExecutionProvider":
@@ -196,6 +204,11 @@ def _probe(model: Model, plugin: str) -> None:
 def env_path(name: str) -> Path | None:
     value = os.environ.get(name, "").strip()
     return Path(value).expanduser() if value else None
+
+
+def env_threads(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else None
 
 
 def env_flag(name: str, default: bool) -> bool:

@@ -151,6 +151,7 @@ async def collect(
                 entry.update(service_summary((await fetch_text(http, f"{url}/metrics"))[1]))
             except Exception as e:
                 entry["ready"] = {"status": f"unreachable: {type(e).__name__}"}
+                snapshot["errors"].append(f"room service {url}: {type(e).__name__} {e}")
             snapshot["services"].append(entry)
 
         http_url = livekit_url.replace("ws://", "http://").replace("wss://", "https://")

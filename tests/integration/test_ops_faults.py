@@ -119,3 +119,106 @@ async def test_a_player_who_drops_comes_back_to_the_same_seat(http, room_service
                 await player.leave()
             except Exception:
                 pass
+
+
+def restart_livekit(server, kill: bool = True) -> float:
+    """Crash the LiveKit node and start it again on the same ports and config; returns when healthy."""
+    import subprocess
+    import urllib.request
+
+    from tests.support.livekit_server import LIVEKIT_SERVER_BIN
+
+    if kill:
+        server.process.kill()
+    server.process.wait()
+    config = server.log_path.parent / "livekit-test.yaml"
+    log = server.log_path.open("ab")
+    server.process = subprocess.Popen(
+        [str(LIVEKIT_SERVER_BIN), "--config", str(config)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(server.http_url, timeout=1):
+                return time.monotonic()
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError("livekit-server did not come back")
+
+
+async def test_a_livekit_node_restart_mid_vote_loses_no_ballot(http, tmp_path):
+    from tests.conftest import room_service_settings, serve
+    from tests.support.agent_worker import start_agent_worker
+    from tests.support.livekit_server import free_port, start_livekit_server, stop_process
+
+    server = start_livekit_server(tmp_path)
+    settings = room_service_settings(server, free_port(), tmp_path / "data")
+    settings.agent_name = "bodyswap-lk-restart"
+    settings.agent_join_timeout_s = 5.0
+    runner = await serve(settings)
+    base = f"http://127.0.0.1:{settings.port}"
+    worker = start_agent_worker(server, tmp_path, settings.agent_name)
+    players: list[GamePlayer] = []
+    try:
+        players = await enrolled_players(http, base, ["Ann", "Bo", "Cy"])
+        ann = players[0]
+        for player in players:
+            await player.rpc("bodyswap.ready", {"ready": True})
+        await ann.rpc("bodyswap.settings", {"settings": {"turn_seconds": 10, "vote_seconds": 300}})
+        await ann.rpc("bodyswap.start")
+        await ann.wait_for(lambda: len(bodies(ann)) == 3, 60, "three bodies")
+        await ann.wait_for(lambda: ann.state.get("phase") == "vote", 120, "the vote")
+        ballots = {}
+        for player in players:
+            mine = await player.rpc("bodyswap.sync")
+            own = mine["private"]["body"]["body_id"]
+            others = [b["body_id"] for b in mine["public"]["bodies"] if b["body_id"] != own]
+            named = [p.id for p in players if p.id != player.id]
+            ballots[player.id] = dict(zip(others, named))
+            await player.rpc("bodyswap.vote", {"guesses": ballots[player.id], "lock": player is ann})
+
+        down_at = time.monotonic()
+        up_at = restart_livekit(server)
+        # Players' apps reconnect with the grant they hold, as the web app does after a drop.
+        for i, player in enumerate(players):
+            await player.leave()
+            players[i] = GamePlayer(http, base, player.grant, player.name)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                await players[0].connect()
+                await players[0].rpc("bodyswap.sync", timeout=5)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await players[0].leave()
+                players[0] = GamePlayer(http, base, players[0].grant, players[0].name)
+                await asyncio.sleep(1)
+        gm_back = time.monotonic()
+        for player in players[1:]:
+            await player.connect()
+        ann = players[0]
+        await ann.wait_for(lambda: len(bodies(ann)) == 3, 90, "the bodies back after the restart")
+        bodies_back = time.monotonic()
+        print(
+            f"LiveKit restarted in {up_at - down_at:.1f} s; game master answering {gm_back - down_at:.1f} s "
+            f"and all bodies back {bodies_back - down_at:.1f} s after the crash"
+        )
+        for player in players:  # nothing lost: phase, ballots, locks
+            synced = await player.rpc("bodyswap.sync")
+            assert synced["public"]["phase"] == "vote"
+            assert synced["private"]["guesses"] == ballots[player.id]
+            assert synced["private"]["locked"] == (player.id == ann.id)
+        for player in players[1:]:
+            await player.rpc("bodyswap.vote", {"guesses": ballots[player.id], "lock": True})
+        await ann.wait_for(lambda: ann.state.get("phase") == "reveal", 30, "the reveal")
+    finally:
+        for player in players:
+            try:
+                await player.leave()
+            except Exception:
+                pass
+        stop_process(worker.process)
+        await runner.cleanup()
+        stop_process(server.process)

@@ -792,10 +792,21 @@ def service_problems(log_path: Path) -> list[str]:
         return []
     counts = Counter(
         line.strip()
-        for line in log_path.read_text(errors="replace").splitlines()
+        for line in map(plain_log_line, log_path.read_text(errors="replace").splitlines())
         if re.match(r"(WARNING|ERROR|CRITICAL)\b", line) or line.startswith("Traceback")
     )
     return [f"{count} x {line}" for line, count in counts.most_common()]
+
+
+def plain_log_line(line: str) -> str:
+    """The service logs JSON lines (room_service/observability.py): as `LEVEL logger: message`."""
+    if line.startswith("{"):
+        try:
+            entry = json.loads(line)
+            return f"{entry['level']} {entry['logger']}: {entry['msg']}"
+        except (ValueError, KeyError, TypeError):
+            pass
+    return line
 
 
 def reproduce_command() -> str:

@@ -25,7 +25,7 @@ def grid_sample_3d(volume, grid):
 
     n, c, d, h, w = volume.shape
     out_shape = grid.shape[1:4]
-    g = grid.reshape(n, -1, 3)
+    g = grid.reshape(n, -1, 3).float()  # coordinates and indices in fp32/int64 even for fp16 volumes
     x = ((g[..., 0] + 1) * w - 1) * 0.5
     y = ((g[..., 1] + 1) * h - 1) * 0.5
     z = ((g[..., 2] + 1) * d - 1) * 0.5
@@ -42,8 +42,9 @@ def grid_sample_3d(volume, grid):
                 xi = x0 + dx
                 wx = 1 - torch.abs(x - xi)
                 inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1) & (zi >= 0) & (zi <= d - 1)
-                weight = wx * wy * wz * inside.to(volume.dtype)
-                index = (zi.clamp(0, d - 1) * (h * w) + yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).long()
+                weight = (wx * wy * wz * inside.float()).to(volume.dtype)
+                index = (zi.clamp(0, d - 1).long() * (h * w) + yi.clamp(0, h - 1).long() * w
+                         + xi.clamp(0, w - 1).long())
                 picked = torch.gather(flat, 2, index[:, None, :].expand(n, c, index.shape[1]))
                 out = out + picked * weight[:, None, :]
     return out.reshape(n, c, *out_shape)

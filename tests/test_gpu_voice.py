@@ -274,3 +274,26 @@ def test_conformance(plugin):
 
 def test_conformance_unenrolled(plugin):
     assert check_plugin(plugin, audio_seconds=1.0).passed
+
+
+def test_a_failed_chunk_costs_silence_not_timing(plugin, target, monkeypatch):
+    session = plugin.session(None, target)
+    pcm = voice(0.4, 160.0)
+    calls = {"n": 0}
+    real = plugin._infer
+
+    def flaky(s, window):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("device lost")
+        return real(s, window)
+
+    monkeypatch.setattr(plugin, "_infer", flaky)
+    lengths, errors = [], 0
+    for b in blocks(pcm):
+        try:
+            lengths.append(len(session.convert_audio(b).samples))
+        except RuntimeError:
+            errors += 1
+    assert errors == 1 and set(lengths) == {gv.BLOCK}
+    assert len(session.convert_audio(AudioBlock(np.zeros(gv.BLOCK, np.int16), 16000)).samples) == gv.BLOCK

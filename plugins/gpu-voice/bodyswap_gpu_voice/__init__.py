@@ -190,7 +190,13 @@ class GpuVoiceSession(SwapSession):
             x = x[take:]
             if self._since_chunk == CHUNK:
                 self._since_chunk = 0
-                pieces.append(self._convert_chunk())
+                try:
+                    pieces.append(self._convert_chunk())
+                except Exception:
+                    # the chunk becomes silence and the stream keeps its timing; the worker logs it
+                    self._out = np.concatenate([self._out, *pieces, np.zeros(CHUNK, np.float32)])
+                    self._sola = np.zeros(XFADE, np.float32)
+                    raise
         if pieces:
             self._out = np.concatenate([self._out, *pieces])
         n = len(block.samples)
@@ -352,6 +358,7 @@ class GpuVoicePlugin(SwapPlugin):
             voiced = f0[i] > 0
             if session.source.log_f0 is None:
                 session._online_f0.extend(np.log(f0[i, -CHUNK // PITCH_HOP :][voiced[-CHUNK // PITCH_HOP :]]))
+                del session._online_f0[:-3000]
             f0[i] = np.where(voiced, np.clip(f0[i] * session.f0_shift, F0_MIN, F0_MAX), 0.0)
         phone = np.repeat(features, 2, axis=1)  # 50 Hz -> 100 Hz, as RVC does
         rnd = np.stack([s._rng.standard_normal((192, pitch_frames)).astype(np.float32) for s, _ in items])

@@ -38,10 +38,10 @@ def _vi(name: str, shape) -> object:
     return helper.make_tensor_value_info(name, F, shape)
 
 
-def write_face_models(folder: Path, *, spade_side: int = 512, skip: tuple[str, ...] = ()) -> Path:
+def write_face_models(folder: Path, *, spade_side: int = 512, skip: tuple[str, ...] = (), batch="batch") -> Path:
     """Tiny stand-ins for LivePortrait's exported networks (same names and shapes, tiny compute)."""
     folder.mkdir(parents=True, exist_ok=True)
-    b = "batch"
+    b = batch
     img = _vi("img", [b, 3, 256, 256])
 
     # appearance: pool to 64 x 64, a 1x1 conv to 512 channels, viewed as 32 x 16 depth planes
@@ -279,6 +279,15 @@ def test_batch_matches_one_by_one(plugin, profile):
         assert np.abs(g.data.astype(int) - e.data.astype(int)).max() <= 1
     for s in solo + batch:
         s.close()
+
+
+def test_models_exported_with_batch_1_run_item_by_item(tmp_path, profile):
+    plugin = GpuFacePlugin(write_face_models(tmp_path / "m", batch=1), providers="cpu", locator=fixed_locator,
+                           probe=False)
+    assert all(m.fixed_batch for m in plugin.models.values())
+    sessions = [plugin.session(None, profile) for _ in range(2)]
+    outs = plugin.convert_video_batch([(s, rgb_frame(face_image(120, 160))) for s in sessions])
+    assert [(o.width, o.height) for o in outs] == [(360, 480)] * 2
 
 
 def test_rooms_calling_at_once_all_get_their_frames(plugin, profile):

@@ -241,11 +241,11 @@ def run_pair(job: dict) -> PairResult:
     out = Path(job["out"])
     run = swap_video(plugin, target_photo, driver_clip, out, job["max_seconds"])
     body, _ = read_frames(out, None)
-    driver, _ = read_frames(driver_clip, job["max_seconds"])
-    n = min(len(body), len(driver))
-    body, driver = body[:n], driver[:n]
+    driver_track: Track = job["driver_track"]
+    n = min(len(body), len(driver_track.points))
+    body = body[:n]
+    driver_track = Track(driver_track.points[:n], driver_track.width, driver_track.height)
     body_track, body_shapes = track(body)
-    driver_track, _ = track(driver)
     # identity on every `stride`-th body frame
     target_emb, driver_emb = job["target_emb"], job["driver_emb"]
     hits, d_t, d_d, sampled = 0, [], [], 0
@@ -263,13 +263,20 @@ def run_pair(job: dict) -> PairResult:
     corr = {k: correlation(ds[k], bs[k]) for k in ("mouth", "eyes", "yaw", "pitch")}
     both = np.array([a is not None and b is not None for a, b in zip(driver_track.points, body_track.points)])
     if job.get("side_by_side"):
-        write_side_by_side(driver, body, Path(job["side_by_side"]), job["fps"])
+        driver, _ = read_frames(driver_clip, job["max_seconds"])
+        write_side_by_side(driver[:n], body, Path(job["side_by_side"]), job["fps"])
     p50, p95 = np.percentile(run.convert_ms, [50, 95])
     return PairResult(
         job["driver"], job["target"], n, hits / max(sampled, 1), sampled,
         float(np.mean(d_t)) if d_t else float("nan"), float(np.mean(d_d)) if d_d else float("nan"),
         corr, driver_track.jitter(both), body_track.jitter(both), float(p50), float(p95),
     )
+
+
+def driver_track(job: dict) -> Track:
+    cv2.setNumThreads(1)
+    frames, _ = read_frames(Path(job["clip"]), job["max_seconds"])
+    return track(frames)[0]
 
 
 def write_side_by_side(driver: list[np.ndarray], body: list[np.ndarray], path: Path, fps: float) -> None:
@@ -373,6 +380,12 @@ def main(argv: list[str] | None = None) -> int:
         if shape is None:
             raise SystemExit(f"no face in {pid}'s enrollment photo")
         embs[pid] = embedding(photo, shape)
+    # spawn, not fork: a forked child of a process that already ran dlib and OpenCV can deadlock
+    pool = ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn"))
+    drivers = sorted({d for d, _ in pairs})
+    tracks = dict(zip(drivers, pool.map(driver_track, [
+        dict(clip=str(players[d].video), max_seconds=args.max_seconds) for d in drivers
+    ])))
     jobs = []
     for d, t in pairs:
         with av.open(str(players[d].video)) as c:
@@ -380,11 +393,10 @@ def main(argv: list[str] | None = None) -> int:
         jobs.append(dict(
             plugin=args.plugin, driver=d, target=t, driver_clip=str(players[d].video), target_photo=photos[t],
             out=str(OUT_DIR / f"{d}_as_{t}.mp4"), max_seconds=args.max_seconds, stride=args.stride,
-            target_emb=embs[t], driver_emb=embs[d], fps=fps,
+            target_emb=embs[t], driver_emb=embs[d], fps=fps, driver_track=tracks[d],
             side_by_side=str(OUT_DIR / f"side_by_side_{d}_as_{t}.mp4") if (d, t) in sbs else None,
         ))
-    # spawn, not fork: a forked child of a process that already ran dlib and OpenCV can deadlock
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with pool:
         results = list(pool.map(run_pair, jobs))
     elapsed = time.monotonic() - started
     info["load_end"] = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())

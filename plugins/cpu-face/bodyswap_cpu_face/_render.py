@@ -20,8 +20,9 @@ from .profile import Profile
 
 SHIFT = 4  # fixed-point bits for cv2's polygon drawing (1/16 pixel)
 ONE = 1 << SHIFT
+GRID = 4  # luma pixels per warp-map grid step
 
-_TOOTH_EDGES = np.array([0.0, -0.27, 0.27, -0.48, 0.48, -0.65, 0.65, -0.8, 0.8])
+_TOOTH_EDGES = np.array([0.0, -0.27, 0.27, -0.48, 0.48])
 
 
 def _fixed(points: np.ndarray) -> np.ndarray:
@@ -40,7 +41,10 @@ class Renderer:
             self.static_tri = (profile.follow[self.tris] == 0).all(axis=1)
         self.moving_tris = np.flatnonzero(~self.static_tri)
         self.moving = profile.follow > 0
+        self._grids: tuple[np.ndarray, np.ndarray] | None = None
         self.iod = profile.iod if profile.kind == "face" else 1.0
+        lm = profile.landmarks
+        self.neutral_gap = lm[geo.LOWER_INNER] - lm[geo.UPPER_INNER]  # (3, 2): lower minus upper
 
     def still(self) -> np.ndarray:
         return self.frame.copy()
@@ -66,16 +70,18 @@ class Renderer:
     def _warp(self, ctrl: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
         w, h = self.w, self.h
         region = np.concatenate([ctrl[self.moving], self.neutral[self.moving]])
-        x0 = max(0, int(np.floor(region[:, 0].min())) - 2) & ~1
-        y0 = max(0, int(np.floor(region[:, 1].min())) - 2) & ~1
-        x1 = min(w, (int(np.ceil(region[:, 0].max())) + 4) & ~1)
-        y1 = min(h, (int(np.ceil(region[:, 1].max())) + 4) & ~1)
-        if x1 - x0 < 4 or y1 - y0 < 4:
+        x0 = max(0, int(np.floor(region[:, 0].min())) - 4) & ~3
+        y0 = max(0, int(np.floor(region[:, 1].min())) - 4) & ~3
+        x1 = min(w, (int(np.ceil(region[:, 0].max())) + 8) & ~3)
+        y1 = min(h, (int(np.ceil(region[:, 1].max())) + 8) & ~3)
+        if x1 - x0 < 8 or y1 - y0 < 8:
             return
-        gw, gh = (x1 - x0) // 2, (y1 - y0) // 2
-        # deformed vertices in grid (chroma) coordinates of the region; chroma sample (j, i) sits
-        # at luma (2j + 0.5, 2i + 0.5)
-        grid_pts = (ctrl - 0.5) / 2 - np.array([x0 / 2, y0 / 2])
+        # The map is piecewise affine: it is computed on a grid of one point per 4x4 luma pixels
+        # and interpolated (exact inside each triangle, smoothed over 4 pixels across its edges).
+        # Grid point (j, i) sits at luma (x0 + 4j + 1.5, y0 + 4i + 1.5), which is where
+        # cv2.resize puts it for both the luma (x4) and the chroma (x2) maps.
+        gw, gh = -(-(x1 - x0) // GRID), -(-(y1 - y0) // GRID)
+        grid_pts = (ctrl - np.array([x0 + 1.5, y0 + 1.5])) / GRID
         tris = self.tris[self.moving_tris]
         dst = grid_pts[tris]  # (T, 3, 2)
         src = self.neutral[tris]  # (T, 3, 2) photo pixels
@@ -84,7 +90,7 @@ class Renderer:
         x_b, y_b = dst[:, 1, 0], dst[:, 1, 1]
         x_c, y_c = dst[:, 2, 0], dst[:, 2, 1]
         det = (x_b - x_a) * (y_c - y_a) - (x_c - x_a) * (y_b - y_a)
-        ok = np.abs(det) > 1e-4
+        ok = np.abs(det) > 1e-5
         det = np.where(ok, det, 1.0)
         # barycentric weights as affine functions of (x, y): l_b, l_c; l_a = 1 - l_b - l_c
         lb = np.stack([(y_c - y_a), -(x_c - x_a), -(y_c - y_a) * x_a + (x_c - x_a) * y_a], axis=1) / det[:, None]
@@ -97,23 +103,30 @@ class Renderer:
         affine[~ok] = 0.0
         affine[~ok, :, 2] = centroid[~ok]
         # identity for grid points no moving triangle covers (the static frame)
-        ident = np.array([[[2.0, 0.0, x0 + 0.5], [0.0, 2.0, y0 + 0.5]]])
-        table = np.concatenate([affine, ident]).astype(np.float32)
+        ident = np.array([[[GRID, 0.0, x0 + 1.5], [0.0, GRID, y0 + 1.5]]])
+        table = np.concatenate([affine, ident]).reshape(-1, 6).T.astype(np.float32)  # (6, T + 1)
         ids = np.full((gh, gw), len(tris), np.int32)
         fixed = _fixed(dst)
         for t in np.flatnonzero(ok):
             cv2.fillConvexPoly(ids, fixed[t], int(t), cv2.LINE_8, SHIFT)
-        gy, gx = np.mgrid[0:gh, 0:gw].astype(np.float32)
-        coeff = table[ids]  # (gh, gw, 2, 3)
-        map_x = coeff[..., 0, 0] * gx + coeff[..., 0, 1] * gy + coeff[..., 0, 2]
-        map_y = coeff[..., 1, 0] * gx + coeff[..., 1, 1] * gy + coeff[..., 1, 2]
-        # luma: upsample the map (pixel centres line up: luma x = 2 * chroma x + 0.5)
+        gx, gy = self._grid(gw, gh)
+        a00, a01, a02, a10, a11, a12 = (row[ids] for row in table)
+        map_x = a00 * gx + a01 * gy + a02
+        map_y = a10 * gx + a11 * gy + a12
         lx = cv2.resize(map_x, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         ly = cv2.resize(map_y, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         y[y0:y1, x0:x1] = cv2.remap(self.p.y, lx, ly, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        cx, cy = (map_x - 0.5) * 0.5, (map_y - 0.5) * 0.5
+        size = ((x1 - x0) // 2, (y1 - y0) // 2)
+        cx = cv2.resize((map_x - 0.5) * 0.5, size, interpolation=cv2.INTER_LINEAR)
+        cy = cv2.resize((map_y - 0.5) * 0.5, size, interpolation=cv2.INTER_LINEAR)
         u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = cv2.remap(self.p.u, cx, cy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         v[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = cv2.remap(self.p.v, cx, cy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    def _grid(self, gw: int, gh: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._grids is None or self._grids[0].shape != (gh, gw):
+            gy, gx = np.mgrid[0:gh, 0:gw].astype(np.float32)
+            self._grids = (gx, gy)
+        return self._grids
 
     # -- closed eyelids ------------------------------------------------------------------------
     def _lid(self, eye: np.ndarray, closure: float, colours: np.ndarray, iod: float, y, u, v) -> None:
@@ -123,7 +136,7 @@ class Renderer:
         lower = eye[[5, 4]]
         edge = upper + closure * (lower - upper) * 1.04  # a shut lid overlaps the lower lid a little
         # the lid starts a little above the photo's own lid line, so its lashes go down with the lid
-        lift = np.array([0.0, 0.05 * iod * min(1.0, 3 * closure)])
+        lift = np.array([0.0, 0.09 * iod * min(1.0, 2 * closure)])
         poly = np.array([eye[0], upper[0] - lift, upper[1] - lift, eye[3], edge[1], edge[0]])
         lash_line = np.array([eye[0], edge[0], edge[1], eye[3]])
         pad = max(3, int(0.06 * iod))
@@ -136,7 +149,7 @@ class Renderer:
         off = np.array([x0, y0])
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillPoly(mask, [_fixed(poly - off)], 255, cv2.LINE_AA, SHIFT)
-        alpha = cv2.GaussianBlur(mask, (0, 0), max(0.6, 0.015 * iod)).astype(np.float32) / 255.0
+        alpha = cv2.GaussianBlur(mask, (0, 0), max(0.8, 0.025 * iod)).astype(np.float32) / 255.0
         lash = np.zeros_like(mask)
         thickness = max(1, int(round(0.03 * iod)))
         cv2.polylines(lash, [_fixed(lash_line - off)], False, 255, thickness, cv2.LINE_AA, SHIFT)
@@ -145,7 +158,7 @@ class Renderer:
         rows = np.arange(y0, y1, dtype=np.float32)[:, None]
         top, bottom = float(upper[:, 1].mean() - lift[1]), float(edge[:, 1].mean())
         t = np.clip((rows - top) / max(bottom - top, 1.0), 0.0, 1.0)
-        shade = lid_y * (0.9 + 0.35 * t - 0.4 * t * t)  # rounded over the eyeball, darker at both ends
+        shade = lid_y * (0.86 + 0.25 * t - 0.3 * t * t)  # rounded over the eyeball, in the socket's shade
         roi = y[y0:y1, x0:x1].astype(np.float32)
         roi = roi * (1 - alpha) + shade * alpha
         roi = roi * (1 - lash_alpha) + lash_y * lash_alpha
@@ -159,12 +172,21 @@ class Renderer:
     def _mouth(self, inner: np.ndarray, iod: float, y, u, v) -> None:
         """Fill the gap between the inner lips: dark cavity, upper teeth hanging from the upper lip,
         lower teeth on the lower lip, shading towards the corners and under the lips."""
-        upper = inner[[0, 1, 2, 3, 4]]
-        lower = inner[[0, 7, 6, 5, 4]]
+        upper = inner[[0, 1, 2, 3, 4]].copy()
+        lower = inner[[0, 7, 6, 5, 4]].copy()
+        # what the photo already shows between its lips stays the photo's (warped): only the
+        # opening beyond it is drawn
+        half_gap = self.neutral_gap * (iod / max(self.iod, 1e-6)) / 2
+        upper[1:4] += half_gap
+        lower[1:4] -= half_gap
+        crossed = (lower[1:4] - upper[1:4]) @ np.array([0.0, 1.0]) < 0
+        lower[1:4][crossed] = upper[1:4][crossed]
         gap = float(np.linalg.norm(upper[1:4] - lower[1:4], axis=1).mean())
         if gap < 0.8:
             return
-        left, right = inner[0], inner[4]
+        upper, lower = _smooth(upper), _smooth(lower)
+        inner = np.concatenate([upper, lower[::-1][1:-1]])
+        left, right = upper[0], upper[-1]
         axis = right - left
         length = float(np.linalg.norm(axis))
         if length < 4:
@@ -195,26 +217,28 @@ class Renderer:
         d_top, d_bot = n - top, bottom - n
         c = np.clip(2 * s - 1, -1, 1)
         lip_y, lip_u, lip_v, teeth_y, cavity_y, _skin = self.p.mouth
+        # a mouth just parted shows mostly teeth; the cavity behind them darkens as it opens
         teeth_h = 0.12 * iod
         # the cavity: dark, a little lighter towards the corners, a tongue low in a wide mouth
         lum = cavity_y * (0.85 + 0.3 * np.abs(c))
         cu = np.full_like(lum, 128 + 0.5 * (lip_u - 128))
-        cv = np.full_like(lum, 128 + 0.7 * (lip_v - 128))
+        cv = np.full_like(lum, 128 + 0.5 * (lip_v - 128))
         tongue = (d_bot < 0.3 * gap) & (gap > 0.25 * iod)
         lum = np.where(tongue, 0.5 * lip_y * (1 - 0.4 * c * c), lum)
         cu = np.where(tongue, lip_u, cu)
         cv = np.where(tongue, lip_v, cv)
         gaps = np.exp(-(((c[..., None] - _TOOTH_EDGES) * length / 2) ** 2) / 0.5).max(axis=-1)
         lower_teeth = (d_bot < 0.5 * teeth_h * (1 - 0.6 * c * c)) & (gap > 0.45 * teeth_h)
-        lum = np.where(lower_teeth, 0.75 * teeth_y * (1 - 0.5 * c * c) * (1 - 0.12 * gaps), lum)
+        lum = np.where(lower_teeth, 0.7 * teeth_y * (1 - 0.5 * c * c) * (1 - 0.05 * gaps), lum)
         upper_teeth = d_top < teeth_h * (1 - 0.45 * c * c)
-        under_lip = 0.65 + 0.35 * np.clip(d_top / max(1.0, 0.12 * teeth_h), 0, 1)
-        lum = np.where(upper_teeth, teeth_y * (1 - 0.5 * c * c) * under_lip * (1 - 0.12 * gaps), lum)
+        under_lip = 0.8 + 0.2 * np.clip(d_top / max(1.0, 0.25 * teeth_h), 0, 1)
+        edge = 1 - 0.15 * np.clip(d_top / teeth_h, 0, 1) ** 2  # the biting edge is a little darker
+        lum = np.where(upper_teeth, teeth_y * (1 - 0.35 * c * c) * under_lip * edge * (1 - 0.05 * gaps), lum)
         teeth = upper_teeth | lower_teeth
-        cu = np.where(teeth, 125.0, cu)
+        cu = np.where(teeth, 121.0, cu)  # an ivory white: grey teeth look false against the lips
         cv = np.where(teeth, 131.0, cv)
         # shading where the lips meet the inside
-        lum *= 0.55 + 0.45 * np.clip(np.minimum(d_top, d_bot) / 1.5, 0, 1)
+        lum *= 0.8 + 0.2 * np.clip(np.minimum(d_top, d_bot) / 1.5, 0, 1)
         roi = y[y0:y1, x0:x1].astype(np.float32)
         y[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + lum * alpha, 0, 255).astype(np.uint8)
         size = ((x1 - x0) // 2, (y1 - y0) // 2)
@@ -223,6 +247,19 @@ class Renderer:
             val = cv2.resize((value * alpha).astype(np.float32), size, interpolation=cv2.INTER_AREA)
             r = plane[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2].astype(np.float32)
             plane[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = np.clip(r * (1 - a2) + val, 0, 255).astype(np.uint8)
+
+
+def _smooth(curve: np.ndarray, steps: int = 6) -> np.ndarray:
+    """A Catmull-Rom curve through the points (end points kept): lips are round, not polygons."""
+    padded = np.concatenate([2 * curve[:1] - curve[1:2], curve, 2 * curve[-1:] - curve[-2:-1]])
+    t = np.linspace(0, 1, steps, endpoint=False)[:, None]
+    out = []
+    for i in range(1, len(padded) - 2):
+        p0, p1, p2, p3 = padded[i - 1], padded[i], padded[i + 1], padded[i + 2]
+        out.append(0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+                          + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3))
+    out.append(curve[-1:])
+    return np.concatenate(out)
 
 
 def _scale(points: np.ndarray) -> float:

@@ -61,6 +61,8 @@ class CpuFaceSession(SwapSession):
             self.target_can = self.target_ctrl_can[:68].copy()
         self.fixed_neutral = source.canonical if source is not None and source.kind == "face" else None
         self.calibration: list[np.ndarray] = []
+        self.calibration_mouth: list[float] = []
+        self.calibration_eyes: list[tuple[float, float]] = []
         self.neutral = self.fixed_neutral
         self.neutral_ear: np.ndarray | None = None
         self.neutral_redness: float | None = None
@@ -221,12 +223,11 @@ class CpuFaceSession(SwapSession):
         if self.fixed_neutral is None and len(self.calibration) < CALIBRATION_FRAMES:
             a, b = geo.canonical_transform(smooth)
             self.calibration.append(geo.apply(a, b, smooth))
-            openness = np.array([geo.mouth_opening(c) for c in self.calibration])
-            calm = np.argsort(openness)[: max(1, len(openness) // 3)]
+            self.calibration_mouth.append(geo.mouth_opening(smooth))
+            self.calibration_eyes.append(geo.eye_openings(smooth))
+            calm = np.argsort(self.calibration_mouth)[: max(1, len(self.calibration) // 3)]
             self.neutral = np.mean([self.calibration[i] for i in calm], axis=0)
-            self.neutral_ear = np.array(
-                [np.median([geo.eye_openings(c)[k] for c in self.calibration]) for k in (0, 1)]
-            )
+            self.neutral_ear = np.median(np.array(self.calibration_eyes), axis=0)
         neutral = self.neutral
         if self.neutral_ear is None:
             self.neutral_ear = np.array(geo.eye_openings(neutral))

@@ -247,19 +247,26 @@ def sample_colours(points: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarr
         # the lid skin: a band just above the upper lid (below the brow), over the eye's width
         top = p[[1, 2]].mean(axis=0)
         band = np.array(
-            [p[0] + [0, -0.06 * iod], p[1] + [0, -0.08 * iod], p[2] + [0, -0.08 * iod], p[3] + [0, -0.06 * iod],
-             p[3] + [0, -0.16 * iod], p[2] + [0, -0.2 * iod], p[1] + [0, -0.2 * iod], p[0] + [0, -0.16 * iod]]
+            [p[1] + [0, -0.07 * iod], p[2] + [0, -0.07 * iod], p[2] + [0, -0.24 * iod], p[1] + [0, -0.24 * iod]]
         )
         m = _poly_mask(y.shape, [band])
         if m.sum() < 4:
             m = _poly_mask(y.shape, [p])
+        # and the skin under the eye, in case makeup or shadow covers the lid in the photo
+        under = _poly_mask(y.shape, [np.array([p[5] + [0, 0.1 * iod], p[4] + [0, 0.1 * iod],
+                                               p[4] + [0, 0.22 * iod], p[5] + [0, 0.22 * iod]])])
         ys = y[m].astype(np.float64)
-        lid_y = float(np.percentile(ys, 60))
+        # lid skin, not liner, lashes or brow hair: the brighter part of the band
+        lid_y = float(np.percentile(ys, 75))
+        bright = m & (y >= np.percentile(ys, 50))
+        if under.sum() >= 4 and 0.92 * np.percentile(y[under], 60) > lid_y:
+            lid_y = float(0.92 * np.percentile(y[under], 60))
+            bright = under
         # the lash line: the darkest pixels along the upper lid
         line = np.zeros(y.shape, np.uint8)
         cv2.polylines(line, [np.round(p[:4]).astype(np.int32)], False, 255, max(1, round(0.03 * iod)))
         lash = float(np.percentile(y[line > 0], 10)) if (line > 0).any() else 40.0
-        lid[k] = (lid_y, float(np.median(uf[m])), float(np.median(vf[m])), min(lash, 0.6 * lid_y))
+        lid[k] = (lid_y, float(np.median(uf[bright])), float(np.median(vf[bright])), min(lash, 0.6 * lid_y))
         del top
     outer = _poly_mask(y.shape, [points[geo.OUTER_LIPS]])
     inner = _poly_mask(y.shape, [points[geo.INNER_LIPS]])
@@ -269,6 +276,6 @@ def sample_colours(points: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarr
     lip_y, lip_u, lip_v = (float(np.median(c[lips])) for c in (y, uf, vf))
     cheeks = _poly_mask(y.shape, [points[[1, 2, 3, 31, 39, 40, 41, 36]], points[[15, 14, 13, 35, 42, 47, 46, 45]]])
     skin_y = float(np.median(y[cheeks])) if cheeks.any() else lip_y
-    teeth_y = float(np.clip(0.92 * skin_y, 110, 195))  # teeth sit in the mouth's shade
+    teeth_y = float(np.clip(skin_y + 15, 135, 225))  # a little lighter than the skin, in the mouth's shade
     cavity_y = float(np.clip(0.3 * lip_y, 18, 45))
     return lid, np.array([lip_y, lip_u, lip_v, teeth_y, cavity_y, skin_y])

@@ -52,6 +52,7 @@ DOC_PATH = REPO_ROOT / "docs" / "benchmarks.md"
 START_MARK = "<!-- voice-quality:start -->"
 END_MARK = "<!-- voice-quality:end -->"
 GENDER = {"1688": "M", "1998": "F", "2033": "M", "2414": "M", "3080": "F", "3331": "F"}
+EXAMPLES = {("1688", "1998"): "male-to-female", ("1998", "1688"): "female-to-male"}  # WAV + spectrogram in .run/
 INSTALL_HINT = "pip install -c constraints.txt -e 'plugins/cpu-voice[quality]'"
 
 
@@ -124,7 +125,9 @@ class Metrics:
         return self.encoder.embed_utterance(preprocess_wav(wav16.astype(np.float32), source_sr=16000))
 
     def transcribe(self, wav16: np.ndarray) -> str:
-        segments, _ = self.whisper.transcribe(wav16.astype(np.float32), beam_size=5, language="en")
+        segments, _ = self.whisper.transcribe(
+            wav16.astype(np.float32), beam_size=5, language="en", condition_on_previous_text=False
+        )
         return " ".join(s.text for s in segments)
 
     def mos(self, wav16: np.ndarray) -> float:
@@ -177,6 +180,34 @@ def f0_correlation(original: np.ndarray, converted: np.ndarray) -> float:
     if both.sum() < 10:
         return float("nan")
     return float(np.corrcoef(np.log(f_a[both]), np.log(f_b[both]))[0, 1])
+
+
+def spectrogram_png(signals, labels, path, rate=16000, fft=512, hop=128, max_s=None):
+    """Stacked log spectrograms (0-8 kHz, 80 dB range), one band per signal, for looking at
+    conversions: robotic buzz (too regular harmonics up high), clicks (vertical lines at block
+    edges) and pitch jumps show plainly."""
+    from PIL import Image, ImageDraw
+
+    rows = []
+    for sig, label in zip(signals, labels):
+        sig = np.asarray(sig, np.float64)
+        if max_s: sig = sig[: int(max_s * rate)]
+        n = 1 + max(0, (len(sig) - fft) // hop)
+        idx = np.arange(fft)[None, :] + hop * np.arange(n)[:, None]
+        frames = sig[idx] * np.hanning(fft)
+        mag = 20 * np.log10(np.abs(np.fft.rfft(frames, axis=1)) + 1e-9)
+        img = np.clip((mag - (mag.max() - 80)) / 80, 0, 1).T[::-1]
+        # colour: dark blue -> yellow
+        rgb = np.stack([img**0.8, img**1.5 * 0.9 + 0.05 * img, 0.35 * (1 - img) + 0.15 * img], -1)
+        im = Image.fromarray((rgb * 255).astype(np.uint8)).resize((n * 2, 257 + 63), Image.NEAREST)
+        ImageDraw.Draw(im).text((4, 2), label, fill=(255, 255, 255))
+        rows.append(im)
+    w = max(r.width for r in rows)
+    out = Image.new("RGB", (w, sum(r.height + 4 for r in rows)), (0, 0, 0))
+    y = 0
+    for r in rows:
+        out.paste(r, (0, y)); y += r.height + 4
+    out.save(path)
 
 
 def read_wav16(path: Path) -> np.ndarray:
@@ -329,6 +360,17 @@ def main(argv: list[str] | None = None) -> int:
                     f0_correlation(original, converted),
                 )
                 rows.append(row)
+                if (source, target) in EXAMPLES and utt == tests[source][0]:
+                    label = EXAMPLES[(source, target)]
+                    png = REPO_ROOT / ".run" / f"voice-{label}.png"
+                    spectrogram_png(
+                        [original, converted, enroll_pcm[target][: 6 * 16000]],
+                        [f"original ({source}, {GENDER[source]})", f"converted into {target} ({label})", f"target {target}'s enrollment"],
+                        png,
+                        max_s=6,
+                    )
+                    (REPO_ROOT / ".run" / f"voice-{label}.wav").write_bytes(out.read_bytes())
+                    print(f"example {label}: .run/voice-{label}.wav, {png.relative_to(REPO_ROOT)}")
                 print(
                     f"{source}->{target} {utt.stem}: cos {row.cos_target:.3f} (src {row.cos_source:.3f}) "
                     f"wer {100 * row.wer:.0f}% mos {row.mos:.2f}/{row.mos_original:.2f} f0r {row.f0_corr:.2f}",

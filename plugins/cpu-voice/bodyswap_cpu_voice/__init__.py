@@ -1,10 +1,11 @@
 """cpu-voice: the CPU voice swap. The body speaks in its owner's voice, with the driver's words and
 intonation, live, on one core and without any downloaded model.
 
-Method (see stream.py): streaming WORLD analysis at 16 kHz (DIO/StoneMask F0, CheapTrick envelope,
-D4C aperiodicity), log-F0 mean/spread mapping, a fitted frequency warp plus mean envelope
-correction, blended with retrieval of the target's nearest enrolled frames, and pulse-by-pulse
-resynthesis whose state runs across blocks. silero-vad keeps silence and noise silent.
+Method (see stream.py): streaming analysis at 16 kHz (a YIN + fixed-lag Viterbi pitch tracker,
+WORLD's CheapTrick envelope and D4C aperiodicity), log-F0 mean/spread mapping, a fitted frequency
+warp plus mean envelope correction, blended with retrieval of the target's nearest enrolled frames,
+and WORLD-style pulse-by-pulse resynthesis whose state runs across blocks (no block-edge splices).
+silero-vad keeps silence and noise silent. Short or noisy enrollments get a gentler conversion.
 
 Latency: 40 ms of look-ahead beyond the 20 ms block (audio_latency_ms = 40).
 """

@@ -1,5 +1,5 @@
 """Signal processing shared by `prepare` and the streaming session: WORLD, the mel envelope space,
-minimum-phase spectra, silero-vad.
+minimum-phase spectra, silero-vad, and the YIN/Viterbi pitch tracker.
 
 All analysis runs at 16 kHz with a 5 ms frame hop. Spectral envelopes (CheapTrick, 513 bins) are
 kept as natural-log power sampled at 80 mel-spaced frequencies: small enough to store a bank of the
@@ -118,12 +118,6 @@ def min_phase(log_amplitude: np.ndarray) -> np.ndarray:
     cep[..., 1 : FFT // 2] *= 2.0
     cep[..., FFT // 2 + 1 :] = 0.0
     return np.exp(np.fft.rfft(cep, axis=-1))
-
-
-def analyse_f0(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """DIO + StoneMask F0 (0 where unvoiced) and frame times, 5 ms apart from x's first sample."""
-    f0, t = pw.dio(x, FS, f0_floor=F0_FLOOR, f0_ceil=F0_CEIL, frame_period=1000.0 * HOP / FS, speed=2)
-    return pw.stonemask(x, f0, t, FS), t
 
 
 def envelope(x: np.ndarray, f0: np.ndarray, t: np.ndarray) -> np.ndarray:

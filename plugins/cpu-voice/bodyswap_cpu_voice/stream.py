@@ -4,15 +4,17 @@ Per 20 ms block:
 
 1. silero-vad (32 ms frames) and an energy floor decide which 5 ms frames are speech; the rest is
    not analysed at all and comes out as exact zeros (with short gain ramps at the edges).
-2. WORLD analysis of the new frames, each at least LOOKAHEAD behind the newest input sample: DIO +
-   StoneMask over the last 120 ms for F0, CheapTrick (envelope) and D4C (aperiodicity) for the new
-   frames only. F0 is cleaned up: octave errors against a running median, a median of three with
-   the next (provisional) frame.
+2. Pitch: YIN (CMNDF) candidates per 5 ms frame over a 44 ms span, chosen by a fixed-lag Viterbi
+   (continuity per octave, a voicing switch cost, a bias against YIN's period-doubling slip) that
+   decides each frame 3 frames (15 ms) after it is seen. WORLD then analyses the new frames only,
+   each LOOKAHEAD behind the newest input: CheapTrick (envelope) and D4C (aperiodicity).
 3. Mapping: log F0 is moved from the source's mean and spread to the target's; the mel log
    envelope is warped in frequency (the vocal tract length ratio fitted from the two speakers'
-   mean envelopes), shifted by the remaining mean difference, and blended with the average of the
-   target's k nearest enrolled frames (retrieval on mel cepstra). Without a source profile, the
-   source statistics are learned on the fly from the driver's own speech.
+   mean envelopes), shifted by the remaining mean difference (both scaled down for short or noisy
+   enrollments), and blended with the average of the target's k nearest enrolled frames (retrieval
+   on mel cepstra, as retrieval-based VC does with its index), then sharpened by a cepstral
+   post-filter. Without a source profile, the source statistics are learned from the driver's own
+   speech as it comes.
 4. Resynthesis pulse by pulse, as WORLD does (a minimum-phase periodic response plus shaped noise
    per pulse, fractional pulse positions), but with the pulse phase and the overlap-add tail kept
    across blocks: block edges need no crossfade because nothing is restarted at them.
@@ -37,12 +39,10 @@ HISTORY = 2560  # 160 ms of input kept for the analysis windows
 VAD_PREROLL = 160  # speech gate opens 10 ms before silero's first speech frame
 VAD_HANGOVER = 2400  # and stays open 150 ms after its last
 SILENT_DBFS = -55.0  # frames quieter than this are silence whatever the VAD says
-RETRIEVAL_K = int(__import__('os').environ.get('CV_K', 4))
-RESIDUAL_LIFTER = int(__import__('os').environ.get('CV_LIF', 12))
-RETRIEVAL_WEIGHT = float(__import__("os").environ.get("CV_RET", 0.6))
-# Above 3 kHz speech is mostly noise-like: a rising floor on the aperiodicity keeps the upper
-# harmonics from ringing (WORLD's buzz).
-AP_FLOOR = float(__import__("os").environ.get("CV_APF", 0.0)) * np.clip((dsp.BIN_HZ - 3000.0) / 5000.0, 0.0, 1.0)
+RETRIEVAL_K = 8  # the target frames averaged per source frame
+POSTFILTER = 1.2  # cepstral sharpening of the mapped envelope (measured: more like the target)
+RESIDUAL_LIFTER = 24  # cepstral detail of the mean envelope difference that is imposed
+RETRIEVAL_WEIGHT = 0.8  # share of the retrieved target frames in a voiced frame's envelope
 F0_ONLINE_PRIOR_FRAMES = 100  # weight of the pitch prior when the source is learned on the fly
 ENV_ONLINE_HALF_FRAMES = 400  # voiced frames after which the online source envelope counts half
 
@@ -126,6 +126,11 @@ class Mapping:
             found = self.bank[nearest].mean(axis=1)
             found += (mapped[voiced].mean(axis=1) - found.mean(axis=1))[:, None]
             mapped[voiced] = (1 - self.retrieval) * mapped[voiced] + self.retrieval * found
+        if POSTFILTER != 1.0:
+            # Averaging flattens formant peaks: sharpen them back (cepstral post-filter).
+            c = mapped @ dsp.DCT.T
+            c[:, 2:] *= POSTFILTER
+            mapped = c @ dsp.DCT
         return mapped
 
 
@@ -297,9 +302,9 @@ class Converter:
         ap = np.ones((len(todo), dsp.BINS))
         if voiced.any():
             ap[voiced] = dsp.aperiodicity(self.buf, f0[voiced], times[voiced])
-        ap_ratio = np.clip(np.maximum(ap, AP_FLOOR), 0.001, 0.999) ** 2
+        ap_ratio = np.clip(ap, 0.001, 0.999) ** 2
         log_sp = mapped_env @ dsp.FROM_MEL.T
-        periodic = min_phase_or_none(0.5 * (log_sp + np.log(1.0 - ap_ratio)))
+        periodic = dsp.min_phase(0.5 * (log_sp + np.log(1.0 - ap_ratio)))
         noise_ratio = np.where(voiced[:, None], ap_ratio, 1.0)
         noise = dsp.min_phase(0.5 * (log_sp + np.log(noise_ratio)))
         for n, i in enumerate(todo):
@@ -390,6 +395,3 @@ class Converter:
             del self.frames[k]
         return np.clip(out, -1.0, 1.0)
 
-
-def min_phase_or_none(log_amplitude: np.ndarray) -> np.ndarray:
-    return dsp.min_phase(log_amplitude)

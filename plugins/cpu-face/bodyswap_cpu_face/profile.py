@@ -25,7 +25,7 @@ FOREHEAD_LIFT = 0.55  # forehead control points: eyebrows lifted by this many io
 RING_CENTRE = (0.0, 0.35)  # canonical: between the eyes = origin, iod = 1, y down
 RING_RADII = (1.95, 2.45)
 RING_POINTS = 16
-RING_FOLLOW = 0.9  # how much of the head's motion the ring around the head takes
+RING_FOLLOW = 0.5  # how much of the head's motion the ring around the head takes (background wobble vs hair stretch)
 
 
 @dataclass

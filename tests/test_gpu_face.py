@@ -271,6 +271,7 @@ def test_batch_matches_one_by_one(plugin, profile):
     for s in solo + batch:  # the same neutral frame for all
         s.convert_video(rgb_frame(face_image(360, 640)))
     expected = [s.convert_video(rgb_frame(d)) for s, d in zip(solo, drivers)]
+    assert plugin._bound  # warping -> SPADE chained with I/O binding (on the CPU device here)
     before = len(plugin.batch_sizes)
     got = plugin.convert_video_batch([(s, rgb_frame(d)) for s, d in zip(batch, drivers)])
     assert plugin.batch_sizes[before:] == [3]  # one model call for the three bodies
@@ -285,6 +286,7 @@ def test_models_exported_with_batch_1_run_item_by_item(tmp_path, profile):
     plugin = GpuFacePlugin(write_face_models(tmp_path / "m", batch=1), providers="cpu", locator=fixed_locator,
                            probe=False)
     assert all(m.fixed_batch for m in plugin.models.values())
+    assert not plugin._bound  # host arrays between warping and SPADE
     sessions = [plugin.session(None, profile) for _ in range(2)]
     outs = plugin.convert_video_batch([(s, rgb_frame(face_image(120, 160))) for s in sessions])
     assert [(o.width, o.height) for o in outs] == [(360, 480)] * 2

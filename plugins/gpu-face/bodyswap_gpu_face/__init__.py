@@ -137,6 +137,27 @@ def _warn_native_grid_sample(model: Model) -> None:
                        model.path.name, model.provider)
 
 
+def _output_dtype(model: Model, name: str):
+    from ._runtime import DTYPES
+
+    return next(DTYPES.get(o.type) for o in model.session.get_outputs() if o.name == name)
+
+
+class _Stacked:
+    """A batch's stacked feature volumes, and their copy on the device once uploaded."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+        self._device_value = None
+
+    def on_device(self, device: str, dtype):
+        if self._device_value is None:
+            import onnxruntime as ort
+
+            self._device_value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(self.array, dtype), device, 0)
+        return self._device_value
+
+
 class _Request:
     __slots__ = ("items", "result", "error", "done")
 
@@ -183,7 +204,15 @@ class GpuFacePlugin(SwapPlugin):
         self.locator = locator or _image.default_locator()
         self.redetect_every = max(1, redetect_every)
         self.max_side = max_side
-        self._features: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
+        self._features: OrderedDict[tuple[int, ...], _Stacked] = OrderedDict()
+        warping, spade = self.models["warping"], self.models["spade"]
+        gpu = {"CUDAExecutionProvider", "TensorrtExecutionProvider"}
+        self._device = "cuda" if warping.provider in gpu else "cpu"
+        # I/O binding chains the two models on the device; it needs dynamic batches and the same
+        # dtype for the warped features on both sides.
+        self._bound = (not warping.fixed_batch and not spade.fixed_batch
+                       and "out" in [o.name for o in warping.session.get_outputs()]
+                       and _output_dtype(warping, "out") == spade.input_dtypes["feature"])
         self._lock = threading.Condition()
         self._pending: list[_Request] = []
         self._running = False
@@ -289,12 +318,33 @@ class GpuFacePlugin(SwapPlugin):
         b = len(sessions)
         (delta,) = self.models["stitching"].run({"input": np.concatenate([x_s.reshape(b, -1), x_d.reshape(b, -1)], 1)})
         x_d = apply_stitching(x_d, delta)
-        (warped,) = self.models["warping"].run(
-            {"feature_3d": self._stacked_features(sessions), "kp_source": x_s, "kp_driving": x_d})
-        (image,) = self.models["spade"].run({"feature": warped})
+        image = self._warp_and_generate(sessions, x_s, x_d)
         return np.clip(image, 0.0, 1.0)
 
-    def _stacked_features(self, sessions: list[GpuFaceSession]) -> np.ndarray:
+    def _warp_and_generate(self, sessions: list[GpuFaceSession], x_s: np.ndarray, x_d: np.ndarray) -> np.ndarray:
+        """Warping + SPADE. With I/O binding the targets' feature volumes stay on the device
+        (uploaded once per batch membership) and the warped features go from one model to the
+        other without visiting the host: only keypoints go up and the 512 x 512 images come down."""
+        warping, spade = self.models["warping"], self.models["spade"]
+        stacked = self._stacked_features(sessions)
+        if not self._bound:
+            (warped,) = warping.run({"feature_3d": stacked.array, "kp_source": x_s, "kp_driving": x_d})
+            (image,) = spade.run({"feature": warped})
+            return image
+        kp_dtype = warping.input_dtypes["kp_source"]
+        io = warping.session.io_binding()
+        io.bind_ortvalue_input("feature_3d", stacked.on_device(self._device, warping.input_dtypes["feature_3d"]))
+        io.bind_cpu_input("kp_source", np.ascontiguousarray(x_s, kp_dtype))
+        io.bind_cpu_input("kp_driving", np.ascontiguousarray(x_d, kp_dtype))
+        io.bind_output("out", self._device)
+        warping.session.run_with_iobinding(io)
+        io2 = spade.session.io_binding()
+        io2.bind_ortvalue_input("feature", io.get_outputs()[0])
+        io2.bind_output("out", "cpu")
+        spade.session.run_with_iobinding(io2)
+        return io2.copy_outputs_to_cpu()[0].astype(np.float32, copy=False)
+
+    def _stacked_features(self, sessions: list[GpuFaceSession]) -> _Stacked:
         """The targets' feature volumes as one array, restacked only when the batch's members
         change (8 MB a player: copying them every tick would cost more than the warp)."""
         key = tuple(id(s) for s in sessions)
@@ -303,7 +353,7 @@ class GpuFacePlugin(SwapPlugin):
             if stacked is not None:
                 self._features.move_to_end(key)
                 return stacked
-        stacked = np.concatenate([s.target.feature for s in sessions])
+        stacked = _Stacked(np.concatenate([s.target.feature for s in sessions]))
         with self._lock:
             self._features[key] = stacked
             while len(self._features) > 4:

@@ -31,6 +31,7 @@ from .observability import ServiceMetrics, log_game_events
 from .rate_limit import RateLimiter
 from .records import PlayerRecord, RoomRecord
 from .settings import RoomServiceSettings
+from .redis_store import RedisRoomStore
 from .store import SqliteRoomStore
 from .uploads import read_parts
 
@@ -499,8 +500,9 @@ def create_app(
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir.chmod(0o700)
+    store = RedisRoomStore(settings.redis_url) if settings.redis_url else SqliteRoomStore(data_dir / "rooms.sqlite3")
     manager = RoomManager(
-        SqliteRoomStore(data_dir / "rooms.sqlite3"),
+        store,
         BiometricStore(data_dir / "biometrics"),
         settings,
         clock=clock,

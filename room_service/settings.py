@@ -66,6 +66,11 @@ class RoomServiceSettings(BaseSettings):
         validation_alias="BODYSWAP_DATA_DIR",
         description="SQLite database and the per-room biometric store (owner-only permissions)",
     )
+    redis_url: str | None = Field(
+        None,
+        validation_alias="BODYSWAP_REDIS_URL",
+        description="Keep rooms in Redis (redis://host:port/db) instead of SQLite in the data dir",
+    )
     create_rate_per_minute: int = Field(10, validation_alias="BODYSWAP_CREATE_RATE_PER_MINUTE", gt=0)
     join_rate_per_minute: int = Field(30, validation_alias="BODYSWAP_JOIN_RATE_PER_MINUTE", gt=0)
     agent_join_timeout_s: float = Field(

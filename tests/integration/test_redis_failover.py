@@ -1,0 +1,69 @@
+"""Rooms kept in Redis: the room service dies mid-vote and another one, with an empty disk of its
+own (another machine), takes the game over from Redis; no ballot is lost and the game ends."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+import pytest
+
+from tests.integration.test_restart import SETTINGS, sync_when_back
+from tests.support.cluster import start_redis
+from tests.support.game_client import GamePlayer
+from tests.support.room_service_process import RoomServiceProcess
+from tests.support.rooms import enrolled_players
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+
+async def test_a_standby_service_takes_a_game_over_from_redis(livekit_server, tmp_path):
+    redis = start_redis(tmp_path / "redis")
+    env = {"BODYSWAP_REDIS_URL": f"redis://{redis.address}/0"}
+    first = RoomServiceProcess(livekit_server, tmp_path / "machine-1", agent_name="bodyswap-failover", **env)
+    standby = RoomServiceProcess(livekit_server, tmp_path / "machine-2", agent_name="bodyswap-failover", **env)
+    first.start()
+    players: list[GamePlayer] = []
+    async with aiohttp.ClientSession() as http:
+        try:
+            players = await enrolled_players(http, first.url, ["Ann", "Bo", "Cy"])
+            await players[0].rpc("bodyswap.settings", {"settings": SETTINGS})
+            for player in players:
+                await player.rpc("bodyswap.ready", {"ready": True})
+            await players[0].rpc("bodyswap.start")
+            for _ in players:
+                for player in players:
+                    if (await player.rpc("bodyswap.sync"))["private"]["in_hot_seat"]:
+                        await player.rpc("bodyswap.pass")
+                        break
+            views = {p.id: await p.rpc("bodyswap.sync") for p in players}
+            driver_of = {v["private"]["body"]["body_id"]: pid for pid, v in views.items()}
+
+            def ballot(voter: GamePlayer) -> dict[str, str]:
+                return {b: d for b, d in driver_of.items() if d != voter.id}
+
+            for voter in players[:2]:
+                await voter.rpc("bodyswap.vote", {"guesses": ballot(voter), "lock": True})
+            first.kill()  # the machine is gone, its disk with it
+            killed_at = time.monotonic()
+            standby.start()
+            for voter in players[:2]:
+                view = await sync_when_back(voter)
+                assert view["public"]["phase"] == "vote"
+                assert view["private"]["locked"] and view["private"]["guesses"] == ballot(voter)
+            print(f"standby answering {time.monotonic() - killed_at:.1f} s after the first service died")
+            assert not (tmp_path / "machine-2" / "rooms.sqlite3").exists()  # it read Redis, not a disk
+
+            await sync_when_back(players[2])
+            await players[2].rpc("bodyswap.vote", {"guesses": ballot(players[2]), "lock": True})
+            reveal = (await players[0].rpc("bodyswap.sync"))["public"]
+            assert {p["player_id"]: p["score"] for p in reveal["players"]} == {p.id: 200 for p in players}
+            await players[0].wait_for(lambda: players[0].state.get("phase") == "final", 20, "final")
+            async with http.get(f"{standby.url}/readyz") as response:
+                assert response.status == 200
+        finally:
+            for player in players:
+                await player.leave()
+            first.stop()
+            standby.stop()
+            redis.stop()

@@ -1,0 +1,45 @@
+"""Rooms in Redis (BODYSWAP_REDIS_URL): the RoomStore contract against a real redis-server on loopback."""
+
+from __future__ import annotations
+
+import pytest
+
+from room_service.redis_store import RedisClient, RedisError, RedisRoomStore
+from tests.support.cluster import start_redis
+from tests.test_storage import record
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory):
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+async def test_a_room_saved_by_one_store_is_read_by_another(redis):
+    url = f"redis://{redis.address}/3"
+    first, second = RedisRoomStore(url), RedisRoomStore(url)
+    await first.save(record("r1"))
+    await first.save(record("r2"))
+    assert await second.load("r1") == record("r1")
+    assert await second.room_ids() == ["r1", "r2"]  # in order of last update
+    await first.save(record("r1"))
+    assert await second.room_ids() == ["r2", "r1"]
+    await second.delete("r1")
+    assert await first.load("r1") is None and await first.room_ids() == ["r2"]
+    await second.delete("r2")
+    await first.aclose()
+    await second.aclose()
+
+
+async def test_the_client_reconnects_and_reports_errors(redis):
+    client = RedisClient(f"redis://{redis.address}/4")
+    assert await client.execute("SET", "k", "v") == "OK"
+    client._writer.close()  # the connection drops under it
+    assert await client.execute("GET", "k") == b"v"
+    with pytest.raises(RedisError):
+        await client.execute("NO-SUCH-COMMAND")
+    assert await client.execute("DEL", "k") == 1
+    await client.aclose()

@@ -2,6 +2,7 @@
 (made from ../shared/media) play a whole round through the real stack: the room service serving
 the built app, a real livekit-server and the real agent worker with the passthrough plugin.
 
+The room service is this test's own, with the shared portraits as the mirror's sample bodies.
 The browsers are driven by frontend/e2e/game.e2e.mjs (playwright-core and Debian's chromium, both
 installed by `./bodyswap setup`). Screenshots of every screen land in .run/e2e-screenshots/.
 """
@@ -18,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from scripts.browser_media import make as make_browser_media
-from tests.support.livekit_server import REPO_ROOT
+from tests.conftest import room_service_settings, serve
+from tests.support.livekit_server import REPO_ROOT, free_port
+from tests.support.media import MEDIA_DIR
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -42,10 +45,20 @@ def missing_setup() -> str | None:
 
 
 @pytest.mark.timeout(SCRIPT_TIMEOUT_S + 60)
-async def test_three_browsers_play_a_round(livekit_server, agent_worker, room_service) -> None:
+async def test_three_browsers_play_a_round(livekit_server, agent_worker, tmp_path) -> None:
     problem = missing_setup()
     if problem:
         pytest.fail(problem, pytrace=False)  # a missing piece fails, it never skips
+    settings = room_service_settings(livekit_server, free_port(), tmp_path / "rooms")
+    settings.sample_bodies_dir = MEDIA_DIR / "photos"
+    runner = await serve(settings)
+    try:
+        await play_in_browsers(f"http://127.0.0.1:{settings.port}")
+    finally:
+        await runner.cleanup()
+
+
+async def play_in_browsers(url: str) -> None:
     media = await asyncio.to_thread(
         make_browser_media, ARTIFACTS / "browser-media", 3, 320, 240, 15, 10.0
     )
@@ -53,7 +66,7 @@ async def test_three_browsers_play_a_round(livekit_server, agent_worker, room_se
         shutil.rmtree(SCREENSHOTS)
     env = {
         **os.environ,
-        "BODYSWAP_URL": room_service.url,
+        "BODYSWAP_URL": url,
         "BODYSWAP_BROWSER_MEDIA": json.dumps(media),
         "BODYSWAP_SCREENSHOTS": str(SCREENSHOTS),
         "BODYSWAP_CHROMIUM": str(CHROMIUM),

@@ -4,6 +4,7 @@ import { api } from '../lib/api';
 import { useGame } from './GameContext';
 import { isHost, mePlayer, startBlocker } from './gameState';
 import { InviteLink } from './InviteLink';
+import { Mirror } from './Mirror';
 import { RPC } from './protocol';
 import { SettingsForm } from './SettingsForm';
 
@@ -97,6 +98,7 @@ export function Lobby() {
           </button>
         </section>
       </div>
+      {me?.enrolled && <Mirror />}
     </main>
   );
 }

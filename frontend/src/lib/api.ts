@@ -71,6 +71,27 @@ export const api = {
     request<unknown>('DELETE', `/api/rooms/${grant.room_id}/enrollment`, undefined, grant.player_key),
 };
 
+export interface SampleBody {
+  id: string;
+  name: string;
+  image_url: string;
+}
+
+export interface MirrorGrant {
+  livekit_url: string;
+  mirror_token: string;
+  body_name: string;
+  seconds: number;
+}
+
+/** The mirror: preview myself in one of the operator's sample bodies, before the game. */
+export const mirror = {
+  samples: () => request<{ samples: SampleBody[] }>('GET', '/api/samples'),
+  start: (grant: PlayerGrant, sample: string) =>
+    request<MirrorGrant>('POST', `/api/rooms/${grant.room_id}/mirror`, { sample }, grant.player_key),
+  stop: (grant: PlayerGrant) => request<unknown>('DELETE', `/api/rooms/${grant.room_id}/mirror`, undefined, grant.player_key),
+};
+
 export interface EnrollmentResult extends Views {
   enrolled: true;
   speech_seconds: number;

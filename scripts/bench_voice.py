@@ -158,7 +158,16 @@ def main(argv: list[str] | None = None) -> int:
         "is the 'while speaking' per-block cost over the block length.\n\n"
         f"Machine: {info['cpu']}, {info['cores']} cores (pinned to core {core}), Python {info['python']}; "
         f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; load average at start {load_start}, at end {load()}.\n\n"
-        f"Command (from the repository root): `.venv/bin/python {command}`\n\n" + table + "\n"
+        + (
+            "The load average exceeded the machine's cores during this run: the wall-time figures measure "
+            "waiting for a core, and even the CPU-time figures are inflated by cache and memory contention; "
+            "re-run on a quiet machine for clean numbers.\n\n"
+            if max(os.getloadavg()[0], float(load_start.split()[0])) > (os.cpu_count() or 1)
+            else ""
+        )
+        + f"Command (from the repository root): `.venv/bin/python {command}`\n\n"
+        + table
+        + "\n"
     )
     if not args.no_doc:
         write_doc(section, DOC_PATH)

@@ -27,6 +27,7 @@ Prints a table and writes it into docs/benchmarks.md between the voice-quality m
 from __future__ import annotations
 
 import argparse
+import json
 import datetime as dt
 import hashlib
 import os
@@ -35,7 +36,7 @@ import re
 import shlex
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -294,7 +295,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", help="only these ordered pairs, e.g. 1688-1998,1998-1688")
     parser.add_argument("--out-dir", type=Path, default=REPO_ROOT / ".run" / "voice-quality")
     parser.add_argument("--no-doc", action="store_true", help="print only, do not write docs/benchmarks.md")
+    parser.add_argument("--sources", help="only these drivers, e.g. 1688,1998 (to split a run over processes)")
+    parser.add_argument("--rows-out", type=Path, help="also save each conversion's figures here (JSON)")
+    parser.add_argument(
+        "--from-rows", type=Path, nargs="+", help="convert nothing: tabulate rows saved by earlier --rows-out runs"
+    )
     args = parser.parse_args(argv)
+    if args.from_rows:
+        rows = [Result(**r) for path in args.from_rows for r in json.loads(path.read_text())]
+        return report(rows, args, argv, machine(), time.time(), split=len(args.from_rows))
 
     started = time.time()
     info = machine()
@@ -335,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
         for target in readers:
             if source == target or (wanted and (source, target) not in wanted):
                 continue
+            if args.sources and source not in args.sources.split(","):
+                continue
             wrapped = WithSource(plugin, None if args.no_source else profiles[source], cache)
             for utt in tests[source]:
                 out = args.out_dir / f"{source}-to-{target}-{utt.stem}.wav"
@@ -360,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
                     f0_correlation(original, converted),
                 )
                 rows.append(row)
+                if args.rows_out:
+                    args.rows_out.write_text(json.dumps([asdict(r) for r in rows]))
                 if (source, target) in EXAMPLES and utt == tests[source][0]:
                     label = EXAMPLES[(source, target)]
                     png = REPO_ROOT / ".run" / f"voice-{label}.png"
@@ -377,15 +390,27 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
 
+    return report(rows, args, argv, info, started)
+
+
+def report(rows: list[Result], args, argv, info: dict[str, str], started: float, split: int = 0) -> int:
     result = table(rows)
     print(result)
     command = "scripts/quality_voice.py" + (" " + " ".join(map(shlex.quote, argv if argv is not None else sys.argv[1:])) if (argv or sys.argv[1:]) else "")
     s = summarise(rows)
+    per_pair = max(sum(1 for r in rows if (r.source, r.target) == (q.source, q.target)) for q in rows) if rows else 0
+    if split:
+        how = (
+            f"converted by {split} processes side by side (`--sources DRIVER --rows-out FILE`, one driver each, "
+            "same flags otherwise), then tabulated with the command above; load average when tabulated"
+        )
+    else:
+        how = f"run took {time.time() - started:.0f} s; load average at start"
     section = (
         "## Voice swap quality (cpu-voice)\n\n"
         "Written by `scripts/quality_voice.py`. Every ordered pair of the six shared LibriSpeech readers "
         "(3 male, 3 female): the target enrolls with its first six utterances, the driver's other "
-        f"utterances ({args.utterances} each) are converted through `agent.offline.swap_voice` (the worker's "
+        f"utterances ({per_pair} per ordered pair) are converted through `agent.offline.swap_voice` (the worker's "
         "block-by-block streaming path), "
         + ("without the driver's profile (learned on the fly). " if args.no_source else "with the driver's own profile as `source`. ")
         + "Cosines are resemblyzer embeddings against each reader's enrollment; \"nearer\" means nearer the "
@@ -394,8 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         "the words the conversion lost; the original scores 0 by construction. DNSMOS is P.835 overall, "
         "original in brackets. F0 correlation: log F0 of original vs converted over frames voiced in both.\n\n"
         f"Machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}; "
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; load average at start {info['load']}; "
-        f"run took {time.time() - started:.0f} s.\n\n"
+        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; {how} {info['load']}.\n\n"
         f"Command (from the repository root, after `.venv/bin/{INSTALL_HINT}`): `.venv/bin/python {command}`\n\n"
         f"Targets (issue 7): at least 95 % nearer the target (here {100 * s['nearer']:.0f} %), mean cosine "
         f"at least 0.75 ({s['cos']:.3f}), WER at most 10 points above the original's ({100 * s['wer']:.1f} points), "

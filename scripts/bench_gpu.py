@@ -53,6 +53,7 @@ from torch import nn  # noqa: E402
 from bodyswap_gpu_face import _motion  # noqa: E402
 from bodyswap_gpu_face.grid_sample import grid_sample_3d, patched_grid_sample  # noqa: E402
 
+WINDOW, CHUNK_MS = 8640, 100  # the gpu-voice plugin's window (540 ms at 16 kHz) and chunk
 MARK_START, MARK_END = "<!-- gpu-plugins:start -->", "<!-- gpu-plugins:end -->"
 PUBLISHED_M = {"appearance": 0.84, "motion": 28.12, "warping": 45.53, "spade": 55.37}
 
@@ -375,11 +376,13 @@ class PitchNet(nn.Module):
         self.net = nn.Sequential(*layers)
         self.head = nn.Linear(128 * 4, 360)
         self.register_buffer("cents", torch.linspace(1997.38, 7180.0, 360))
+        # framing of the 540 ms window as one gather (exports to ONNX, unlike unfold)
+        self.register_buffer("frame_index", torch.arange(1024)[None, :] + 160 * torch.arange(WINDOW // 160)[:, None])
 
     def forward(self, audio):
         b, n = audio.shape
         padded = F.pad(audio, (512, 512))
-        frames = padded.unfold(1, 1024, 160)[:, : n // 160]  # (b, t, 1024)
+        frames = padded[:, self.frame_index]  # (b, t, 1024)
         t = frames.shape[1]
         x = self.net(frames.reshape(b * t, 1, 1024))
         probs = torch.sigmoid(self.head(x.flatten(1))).view(b, t, 360)
@@ -427,7 +430,8 @@ class RVCGenerator(nn.Module):
         self.cond = nn.Conv1d(256, ch, 1)
 
     def forward(self, phone, phone_lengths, pitch, pitchf, ds, rnd):
-        x = self.enc_p(self.emb_phone(phone) + self.emb_pitch(pitch))
+        mask = (torch.arange(phone.shape[1], device=phone.device)[None] < phone_lengths[:, None]).to(phone.dtype)
+        x = self.enc_p(self.emb_phone(phone) + self.emb_pitch(pitch)) * mask[..., None]
         m, logs = self.proj(x.transpose(1, 2)).chunk(2, dim=1)
         z = m + torch.exp(logs) * rnd * 0.66666
         g = self.emb_g(ds)[:, :, None]
@@ -477,7 +481,10 @@ def export_onnx(net: nn.Module, args: tuple, path: Path, inputs: list[str], outp
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad(), patched_grid_sample():
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # the fused encoder layer has no ONNX export
+    with torch.no_grad(), patched_grid_sample(), contextlib.ExitStack() as stack:
+        stack.callback(torch.backends.mha.set_fastpath_enabled, fastpath)
         torch.onnx.export(net, args, str(path), input_names=inputs, output_names=outputs, dynamic_axes=dynamic,
                           opset_version=17, do_constant_folding=True, dynamo=False)
     return path
@@ -550,7 +557,7 @@ class OrtBackend(Backend):
 
     def run(self, key, feeds):
         session, dtypes = self.sessions[key]
-        feeds = {k: np.ascontiguousarray(v, dtype=dtypes[k]) for k, v in feeds.items()}
+        feeds = {k: np.ascontiguousarray(v, dtype=dtypes[k]) for k, v in feeds.items() if k in dtypes}
         return [o.astype(np.float32, copy=False) for o in session.run(None, feeds)]
 
 
@@ -861,9 +868,6 @@ def grid_sample_check(args, nets, results: Results) -> None:
 
 # -- voices ---------------------------------------------------------------------------------------
 
-WINDOW, CHUNK_MS = 8640, 100
-
-
 def export_voice(nets, folder: Path, half: bool = False, device: str = "cpu") -> dict[str, Path]:
     dtype = torch.float16 if half else torch.float32
     suffix = "-fp16" if half else ""
@@ -891,6 +895,8 @@ def voice_tick(backend: Backend, windows: np.ndarray, rng: np.random.Generator) 
     (features,) = backend.run("content", {"audio": windows})
     (f0,) = backend.run("pitch", {"audio": windows})
     frames = WINDOW // 160
+    if features.shape[1] < frames // 2:  # HuBERT's conv stack gives a frame less: repeat the last (as the plugin)
+        features = np.concatenate([features, np.repeat(features[:, -1:], frames // 2 - features.shape[1], 1)], 1)
     phone = np.repeat(features[:, : frames // 2], 2, axis=1)
     f0 = f0[:, :frames]
     pitch = np.clip(np.rint(1127 * np.log1p(np.maximum(f0, 0) / 700) / 10), 1, 255).astype(np.int64)
@@ -968,7 +974,7 @@ def report(args, face_params: dict[str, float], voice_params: dict[str, float], 
              "after the level, less before the backend's first level, divided by the players.", "",
              "| network | parameters | published |", "|---|---|---|"]
     for key, m in face_params.items():
-        lines.append(f"| LivePortrait {key} | {m:.2f} M | {PUBLISHED_M.get(key, float('nan')):.2f} M |")
+        lines.append(f"| LivePortrait {key} | {m:.2f} M | {f'{PUBLISHED_M[key]:.2f} M' if key in PUBLISHED_M else '-'} |")
     for key, m in voice_params.items():
         lines.append(f"| RVC-class {key} | {m:.2f} M | - |")
     lines += ["", "| backend | precision | players | tick p50 | tick p95 | frames/s | memory per player | note |",
@@ -1044,7 +1050,8 @@ def main(argv: list[str] | None = None) -> int:
     nets = face_networks()
     face_params = {k: params_m(nets[k]) for k in ("appearance", "motion", "warping", "spade", "stitching")}
     for key, m in face_params.items():
-        print(f"LivePortrait {key:10s} {m:6.2f} M parameters (published {PUBLISHED_M.get(key, float('nan')):.2f} M)", flush=True)
+        published = f"published {PUBLISHED_M[key]:.2f} M" if key in PUBLISHED_M else "not published"
+        print(f"LivePortrait {key:10s} {m:6.2f} M parameters ({published})", flush=True)
     results = Results()
     onnx_files = None
     if any(b != "eager" for b in args.backends):

@@ -208,3 +208,13 @@ def test_conformance(target_photo):
     assert report.passed, report.table()
     # a room without enrollments: the body is a silhouette, and still conformant
     assert check_plugin(CpuFacePlugin(), Enrollment(), frames=5).passed
+
+
+def test_the_drivers_own_profile_sets_their_neutral_face(profile_bytes, clips):
+    plugin = CpuFacePlugin()
+    session = plugin.session(profile_bytes, profile_bytes)
+    np.testing.assert_allclose(session.neutral, Profile.from_bytes(profile_bytes).canonical)
+    out = session.convert_video(frames_of(clips["p1"])[0])
+    assert out.format == "i420"
+    # a profile it cannot read is only a missing refinement, not a broken session
+    assert plugin.session(b"not a profile", profile_bytes).neutral is None

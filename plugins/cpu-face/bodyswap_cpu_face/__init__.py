@@ -35,4 +35,10 @@ class CpuFacePlugin(SwapPlugin):
     def session(self, source: bytes | None, target: bytes) -> CpuFaceSession:
         # One session is one core's work: OpenCV's own thread pool only adds overhead at this size.
         cv2.setNumThreads(1)
-        return CpuFaceSession(Profile.from_bytes(target), Profile.from_bytes(source) if source else None)
+        driver = None
+        if source:
+            try:  # the driver's own profile only refines their neutral face: never fail without it
+                driver = Profile.from_bytes(source)
+            except (ValueError, KeyError, OSError):
+                driver = None
+        return CpuFaceSession(Profile.from_bytes(target), driver)

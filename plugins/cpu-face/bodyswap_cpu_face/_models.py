@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 _lock = threading.Lock()
+_detect_lock = threading.Lock()  # the HOG detector keeps scratch state: one detection at a time
 _detector = None
 _predictor = None
 
@@ -43,7 +44,8 @@ def detect(gray: np.ndarray, upsample: int = 0) -> list[tuple[float, float, floa
     """Faces as (left, top, right, bottom), largest first."""
     if _detector is None:
         _load()
-    rects = _detector(np.ascontiguousarray(gray), upsample)
+    with _detect_lock:
+        rects = _detector(np.ascontiguousarray(gray), upsample)
     boxes = [(float(r.left()), float(r.top()), float(r.right()), float(r.bottom())) for r in rects]
     return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
 

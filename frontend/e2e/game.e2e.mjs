@@ -322,7 +322,7 @@ async function main() {
         .click({ timeout: 5 * SECOND })
         .then(() => true, () => false);
       if (passed) turns += 1;
-      await player.page.getByText('Your turn! Answer in character:').waitFor({ state: 'hidden', timeout: 10 * SECOND });
+      await player.page.getByText('Your turn! Answer in character:').waitFor({ state: 'hidden', timeout: 60 * SECOND });
     }
     check(turns >= 2, `played ${turns} turns by hand`);
 

@@ -794,7 +794,7 @@ def bench_face(args, nets, results: Results, onnx_files: dict[str, Path] | None)
             for players in levels:
                 crops, features, targets = face_inputs(players, rng, target)
                 try:
-                    times = measure(lambda: face_tick(backend, crops, features, targets), args.iters, args.warmup, sync)
+                    times = measure(lambda b=backend: face_tick(b, crops, features, targets), args.iters, args.warmup, sync)
                 except Exception as e:  # noqa: BLE001 - out of memory at a level ends the backend's levels
                     results.rows.append(Row(backend.name, precision, players, note=f"failed: {str(e).splitlines()[0][:120]}"))
                     break
@@ -956,7 +956,7 @@ def bench_voice(args, nets, results: Results, onnx_files) -> None:
             for streams in args.streams:
                 windows = (rng.random((streams, WINDOW), dtype=np.float32) - 0.5) * 0.2
                 try:
-                    times = measure(lambda: voice_tick(backend, windows, rng), args.iters, args.warmup, sync)
+                    times = measure(lambda b=backend: voice_tick(b, windows, rng), args.iters, args.warmup, sync)
                 except Exception as e:  # noqa: BLE001
                     results.voice.append(Row(backend.name, precision, streams, note=f"failed: {str(e).splitlines()[0][:120]}"))
                     break

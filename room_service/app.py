@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 
+import aiohttp
 import yaml
 from aiohttp import web
 from bodyswap_api import load_plugin, plugin_available, plugin_names
@@ -31,6 +32,7 @@ from .observability import ServiceMetrics, log_game_events
 from .rate_limit import RateLimiter
 from .records import PlayerRecord, RoomRecord
 from .settings import RoomServiceSettings
+from .leases import RoomLeases, keep_leases, ownership_middleware
 from .redis_store import RedisRoomStore
 from .store import SqliteRoomStore
 from .uploads import read_parts
@@ -51,6 +53,8 @@ EXPIRY_TASK = web.AppKey("expiry_task", asyncio.Task)
 SAMPLES = web.AppKey("samples", SampleBodies)
 MIRRORS = web.AppKey("mirrors", Mirrors)
 METRICS = web.AppKey("metrics", ServiceMetrics)
+LEASES = web.AppKey("leases", RoomLeases)
+FORWARDER = web.AppKey("forwarder", dict)  # {"http": aiohttp.ClientSession, "task": lease upkeep}
 READY_TIMEOUT_S = 3.0
 
 # The players' web app (frontend/, built by `./bodyswap setup`). Until it is built, `/` serves STATUS_PAGE.
@@ -175,6 +179,8 @@ async def create_room(request: web.Request) -> web.Response:
             400, "unknown_plugin", f"This server has no swap plugin called {str(plugin)[:64]!r}."
         )
     record, host, key = await request.app[MANAGER].create_room(name, plugin)
+    if LEASES in request.app:
+        await request.app[LEASES].claim(record.id)  # a new room belongs to the instance that made it
     request.app[METRICS].rooms_created.inc()
     logger.info("room created", extra={"room_id": record.id, "player_id": host.id})
     body = {
@@ -547,6 +553,13 @@ def create_app(
     manager.change_listeners.append(stop_mirrors_when_the_game_starts)
     manager.end_listeners.append(stop_mirrors_when_the_room_ends)
 
+    if settings.redis_url:  # several instances may share these rooms: each room has one owner
+        leases = app[LEASES] = RoomLeases(settings.redis_url, settings.agent_base_url, settings.room_lease_s)
+        app[FORWARDER] = {}
+        app.middlewares.append(
+            ownership_middleware(leases, app[GAME_MASTER].adopt, lambda: app[FORWARDER]["http"])
+        )
+
     index, asset = frontend_handlers(frontend_dist)
     for route in SPA_ROUTES:
         app.router.add_get(route, index)
@@ -575,13 +588,30 @@ def create_app(
     app.router.add_delete("/api/rooms/{room_id}/mirror", stop_mirror)
 
     async def start_background(app: web.Application) -> None:
-        await app[GAME_MASTER].restore()
+        if LEASES in app:  # take only the rooms no other instance holds, and keep them
+            app[FORWARDER]["http"] = aiohttp.ClientSession()
+            app[FORWARDER]["task"] = asyncio.create_task(
+                keep_leases(
+                    app[LEASES],
+                    manager.store.room_ids,
+                    app[GAME_MASTER].adopt,
+                    app[GAME_MASTER].let_go,
+                    min(settings.room_lease_s / 3, 2.0),
+                )
+            )
+        else:
+            await app[GAME_MASTER].restore()
         app[EXPIRY_TASK] = asyncio.create_task(sweep_expired(manager))
 
     async def stop_background(app: web.Application) -> None:
         app[EXPIRY_TASK].cancel()
         await mirrors.aclose()
         await app[GAME_MASTER].aclose()
+        if LEASES in app:  # hand the rooms on at once rather than when the leases lapse
+            app[FORWARDER]["task"].cancel()
+            await app[LEASES].release_all()
+            await app[LEASES].aclose()
+            await app[FORWARDER]["http"].close()
         await gateway.aclose()
         await manager.store.aclose()
 

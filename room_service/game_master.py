@@ -184,15 +184,25 @@ class GameMaster:
     async def restore(self) -> None:
         """After a restart: rejoin every stored room, resume its timers and its media."""
         for room_id in await self._manager.store.room_ids():
-            record = await self._manager.store.load(room_id)
-            if record is None:
-                continue
-            channel = self._channel(record.id)
-            state = game.GameState.from_dict(record.game)
-            self._schedule_tick(channel, state)
-            if game.media_assignment(state):
-                # The agent may still be in the room; if not, it is dispatched again.
-                channel.redispatch_task = asyncio.create_task(self._redispatch_if_gone(channel))
+            await self.adopt(room_id)
+
+    async def adopt(self, room_id: str) -> None:
+        """Take one stored room on (after a restart, or from another instance that let it go)."""
+        if room_id in self._channels:
+            return
+        record = await self._manager.store.load(room_id)
+        if record is None:
+            return
+        channel = self._channel(record.id)
+        state = game.GameState.from_dict(record.game)
+        self._schedule_tick(channel, state)
+        if game.media_assignment(state):
+            # The agent may still be in the room; if not, it is dispatched again.
+            channel.redispatch_task = asyncio.create_task(self._redispatch_if_gone(channel))
+
+    async def let_go(self, room_id: str) -> None:
+        """Leave a room another instance now owns: its game goes on there."""
+        await self._close_channel(room_id)
 
     async def aclose(self) -> None:
         for room_id in list(self._channels):

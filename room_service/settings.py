@@ -43,10 +43,10 @@ class RoomServiceSettings(BaseSettings):
     )
     agent_name: str = Field("bodyswap", validation_alias="BODYSWAP_AGENT_NAME")
     swap_plugin: str = Field(
-        "passthrough",
+        "cpu-face+cpu-voice",
         validation_alias="BODYSWAP_SWAP_PLUGIN",
         description="Swap plugin a new room runs unless its creator picks another "
-        "(an entry point of group bodyswap.plugins)",
+        "(an entry point of group bodyswap.plugins, or a face and a voice plugin joined by '+')",
     )
     token_ttl_minutes: int = Field(
         60,
@@ -70,6 +70,13 @@ class RoomServiceSettings(BaseSettings):
         None,
         validation_alias="BODYSWAP_REDIS_URL",
         description="Keep rooms in Redis (redis://host:port/db) instead of SQLite in the data dir",
+    )
+    room_lease_s: float = Field(
+        15.0,
+        validation_alias="BODYSWAP_ROOM_LEASE_S",
+        gt=0,
+        description="With Redis: how long a room stays with an instance that stopped renewing its "
+        "lease (it died) before another instance takes the room over",
     )
     create_rate_per_minute: int = Field(10, validation_alias="BODYSWAP_CREATE_RATE_PER_MINUTE", gt=0)
     join_rate_per_minute: int = Field(30, validation_alias="BODYSWAP_JOIN_RATE_PER_MINUTE", gt=0)

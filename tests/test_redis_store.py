@@ -43,3 +43,24 @@ async def test_the_client_reconnects_and_reports_errors(redis):
         await client.execute("NO-SUCH-COMMAND")
     assert await client.execute("DEL", "k") == 1
     await client.aclose()
+
+
+async def test_a_room_has_one_owner_until_it_lets_go_or_its_lease_lapses(redis):
+    from room_service.leases import RoomLeases
+
+    url = f"redis://{redis.address}/5"
+    a, b = RoomLeases(url, "http://a", ttl_s=0.5), RoomLeases(url, "http://b", ttl_s=0.5)
+    assert await a.claim("r1") and not await b.claim("r1")
+    assert await a.renew() == set() and await b.owner("r1") == "http://a"
+    await a.release_all()
+    assert await b.owner("r1") is None and await b.claim("r1")
+    # b stops renewing (its process stalls or dies): the lease lapses and a takes the room; b learns it lost it.
+    import asyncio
+
+    await asyncio.sleep(0.7)
+    assert await a.claim("r1") and await b.renew() == {"r1"} and b.owned == set()
+    await a.release("r1")
+    await b.release("r1")  # not b's any more: nothing happens
+    assert await a.owner("r1") is None
+    await a.aclose()
+    await b.aclose()

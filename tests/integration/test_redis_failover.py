@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 
 async def test_a_standby_service_takes_a_game_over_from_redis(livekit_server, tmp_path):
     redis = start_redis(tmp_path / "redis")
-    env = {"BODYSWAP_REDIS_URL": f"redis://{redis.address}/0"}
+    # A killed service cannot release its rooms: the standby takes them when the leases lapse.
+    env = {"BODYSWAP_REDIS_URL": f"redis://{redis.address}/0", "BODYSWAP_ROOM_LEASE_S": "5"}
     first = RoomServiceProcess(livekit_server, tmp_path / "machine-1", agent_name="bodyswap-failover", **env)
     standby = RoomServiceProcess(livekit_server, tmp_path / "machine-2", agent_name="bodyswap-failover", **env)
     first.start()

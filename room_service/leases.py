@@ -127,8 +127,12 @@ async def keep_leases(
             for room_id in await leases.renew():
                 logger.warning("lease lost to another instance", extra={"room_id": room_id})
                 await drop(room_id)
+            stored = await room_ids()
+            for room_id in leases.owned - set(stored):  # ended (by any instance): let it go here too
+                await leases.release(room_id)
+                await drop(room_id)
             seen = set()
-            for room_id in await room_ids():
+            for room_id in stored:
                 if room_id in leases.owned or await leases.owner(room_id) is not None:
                     continue
                 seen.add(room_id)

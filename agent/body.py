@@ -324,6 +324,7 @@ class Body:
                 except Exception:
                     self._note_conversion_error("audio")
                     out = AudioBlock(np.zeros_like(block.samples), rate)  # silence, not the raw voice
+                self.stats.audio_levels(block.samples, out.samples)
                 frame = rtc.AudioFrame(out.samples.tobytes(), out.sample_rate, 1, len(out.samples))
                 await self._send_audio(frame, arrived, plugin_latency_s)
         finally:

@@ -82,6 +82,9 @@ class BodyStats:
     audio_latency: Window = field(default_factory=Window)
     skew: Window = field(default_factory=Window)
     _last_report: tuple[float, int, int] = (0.0, 0, 0)
+    # Mean square level of audio in and out since the last report: a body gone silent shows here.
+    _level_in: list[float] = field(default_factory=lambda: [0.0, 0])
+    _level_out: list[float] = field(default_factory=lambda: [0.0, 0])
 
     def __post_init__(self) -> None:
         labels = {"room": self.room, "body": self.body}
@@ -114,6 +117,11 @@ class BodyStats:
         self.audio_latency.add(latency_s)
         self._audio_latency.observe(latency_s)
 
+    def audio_levels(self, samples_in: np.ndarray, samples_out: np.ndarray) -> None:
+        for level, samples in ((self._level_in, samples_in), (self._level_out, samples_out)):
+            level[0] += float(np.mean(samples.astype(np.float64) ** 2)) if len(samples) else 0.0
+            level[1] += 1
+
     def av_skew(self, skew_s: float) -> None:
         self.skew.add(skew_s)
         self._skew.observe(skew_s)
@@ -138,6 +146,11 @@ class BodyStats:
         elapsed = max(now - since, 1e-6)
         self._last_report = (now, self.frames_in, self.frames_out)
 
+        def dbfs(level: list[float]) -> float | None:
+            mean_square = level[0] / level[1] if level[1] else 0.0
+            level[0], level[1] = 0.0, 0
+            return round(float(10 * np.log10(mean_square / 32768.0**2)), 1) if mean_square > 0 else None
+
         def ms(window: Window, q: float) -> float | None:
             value = window.percentile(q)
             return None if value is None else round(value * 1000, 1)
@@ -154,4 +167,6 @@ class BodyStats:
             "audio_latency_p50_ms": ms(self.audio_latency, 50),
             "audio_latency_p95_ms": ms(self.audio_latency, 95),
             "av_skew_p50_ms": ms(self.skew, 50),
+            "audio_in_dbfs": dbfs(self._level_in),
+            "audio_out_dbfs": dbfs(self._level_out),
         }

@@ -80,7 +80,7 @@ async def media():
     return clip, voice
 
 
-async def running_body(livekit_server, media, session: SwapSession):
+async def running_body(livekit_server, media, session: SwapSession, plugin=None):
     """A body worn by a fresh driver who publishes and watches it; returns (body, driver)."""
     suffix = secrets.token_hex(4)
     game_room, ingest_room, driver_id = f"game-{suffix}", f"ingest-{suffix}", f"p-{suffix}"
@@ -94,7 +94,7 @@ async def running_body(livekit_server, media, session: SwapSession):
     )
     body = Body(
         seat,
-        load_plugin("passthrough"),
+        plugin or load_plugin("passthrough"),
         session,
         livekit_url=livekit_server.url,
         game_room=game_room,
@@ -199,6 +199,22 @@ async def test_a_driver_who_drops_and_rejoins_gets_their_body_back(livekit_serve
         )
         assert body.frames_out > frames_before
         assert len(driver.bodies) == 1  # the same body participant throughout: no new identity
+    finally:
+        await driver.leave()
+        await body.aclose()
+
+
+async def test_a_voice_plugin_at_16_khz_in_20_ms_blocks_is_heard(livekit_server, media):
+    """The worker resamples to the plugin's rate and sends its blocks in 10 ms frames."""
+    plugin = load_plugin("passthrough")
+    plugin.audio_sample_rate, plugin.audio_block_ms = 16000, 20
+    session = FlakySession(every=0)
+    body, driver = await running_body(livekit_server, media, session, plugin)
+    try:
+        await wait_until(lambda: received(driver) and len(received(driver).audio) > 100, 30, "body audio")
+        await asyncio.sleep(3)
+        assert session.audio_calls > 100
+        assert rms(received(driver).audio_samples()[-48000 * 2 :]) > 300
     finally:
         await driver.leave()
         await body.aclose()

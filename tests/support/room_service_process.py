@@ -25,6 +25,7 @@ class RoomServiceProcess:
             "BODYSWAP_PUBLIC_URL": self.url,
             "BODYSWAP_DATA_DIR": str(data_dir),
             "BODYSWAP_AGENT_NAME": agent_name,
+            "BODYSWAP_SWAP_PLUGIN": "passthrough",  # what these tests check is not the swap
             **env,
         }
         self.process: subprocess.Popen | None = None

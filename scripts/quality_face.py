@@ -362,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--side-by-side", default=DEFAULT_SIDE_BY_SIDE, help="pairs to render driver | body")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md")
+    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where the clips go")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -372,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         pairs = [(a, b) for a in players for b in players if a != b]
     sbs = {tuple(x.split(":")) for x in args.side_by_side.split(",") if x}
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    out_dir = args.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
     photos = {pid: enrollment_photo(p.video) for pid, p in players.items()}
     embs = {}
     for pid, photo in photos.items():
@@ -392,9 +394,9 @@ def main(argv: list[str] | None = None) -> int:
             fps = float(c.streams.video[0].average_rate or 25)
         jobs.append(dict(
             plugin=args.plugin, driver=d, target=t, driver_clip=str(players[d].video), target_photo=photos[t],
-            out=str(OUT_DIR / f"{d}_as_{t}.mp4"), max_seconds=args.max_seconds, stride=args.stride,
+            out=str(out_dir / f"{d}_as_{t}.mp4"), max_seconds=args.max_seconds, stride=args.stride,
             target_emb=embs[t], driver_emb=embs[d], fps=fps, driver_track=tracks[d],
-            side_by_side=str(OUT_DIR / f"side_by_side_{d}_as_{t}.mp4") if (d, t) in sbs else None,
+            side_by_side=str(out_dir / f"side_by_side_{d}_as_{t}.mp4") if (d, t) in sbs else None,
         ))
     with pool:
         results = list(pool.map(run_pair, jobs))

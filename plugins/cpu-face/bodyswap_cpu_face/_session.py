@@ -42,6 +42,8 @@ CALIBRATION_FRAMES = 40  # the neutral face is estimated over the first frames o
 MAX_ROLL, MIN_SCALE, MAX_SCALE, MAX_SHIFT = 0.3, 0.92, 1.1, 0.35
 SCALE_SHARE, SHIFT_SHARE = 0.5, 0.7  # leaning in zooms the face only, not the hair: take part of it
 MAX_EXPRESSION = 0.4  # iod
+NEUTRAL_EYE_PERCENTILE = 75  # the driver's open-eye ratio, from the calibration frames
+WIDEN_GAIN = 0.5
 CLOSED_AT = 0.6  # an eye aspect ratio this much below neutral draws the lid fully shut
 PATCH = 20  # side of the normalised face patch the tracker compares
 PATCH_MIN_CORR = 0.45
@@ -227,7 +229,8 @@ class CpuFaceSession(SwapSession):
             self.calibration_eyes.append(geo.eye_openings(smooth))
             calm = np.argsort(self.calibration_mouth)[: max(1, len(self.calibration) // 3)]
             self.neutral = np.mean([self.calibration[i] for i in calm], axis=0)
-            self.neutral_ear = np.median(np.array(self.calibration_eyes), axis=0)
+            # eyes are open most of the time; blinks and glances down only lower the ratio
+            self.neutral_ear = np.percentile(np.array(self.calibration_eyes), NEUTRAL_EYE_PERCENTILE, axis=0)
         neutral = self.neutral
         if self.neutral_ear is None:
             self.neutral_ear = np.array(geo.eye_openings(neutral))
@@ -255,9 +258,12 @@ class CpuFaceSession(SwapSession):
         closure = np.clip((1.0 - ratio) / CLOSED_AT, 0, 1)
         self.closure = 0.8 * closure + 0.2 * closure[::-1]  # dlib's single-eye noise, not winks, is damped
         for k, eye in enumerate((geo.RIGHT_EYE, geo.LEFT_EYE)):
+            corners = expression[eye[[0, 3]]].mean(axis=0)
             if ratio[k] < 1.0:
-                corners = expression[eye[[0, 3]]].mean(axis=0)
                 expression[eye[[1, 2, 4, 5]]] = corners
+            else:  # widening is warped, at a reduced gain: a stretched eye soon stares
+                lids = eye[[1, 2, 4, 5]]
+                expression[lids] = corners + WIDEN_GAIN * (expression[lids] - corners)
         np.clip(expression, -MAX_EXPRESSION, MAX_EXPRESSION, out=expression)
         # a hand over the mouth: the lips stop being redder than the cheeks
         occluded = self._mouth_occluded(frame, raw)

@@ -397,6 +397,8 @@ class Body:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._ingest.disconnect()
         await self._game.disconnect()
-        self._video_thread.shutdown(wait=True)
-        self._audio_thread.shutdown(wait=True)
-        self._session.close()
+        # Never wait on the plugin here: a hung call would hold the job's event loop. The session
+        # closes on its video thread after whatever call runs there; idle threads just end.
+        self._video_thread.submit(self._session.close)
+        self._video_thread.shutdown(wait=False, cancel_futures=False)
+        self._audio_thread.shutdown(wait=False, cancel_futures=True)

@@ -1,4 +1,4 @@
-import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ANN, BO, CY, player, publicView, voteView } from '../test/fixtures';
 import { renderInGame, storeOf } from '../test/renderInGame';
@@ -123,5 +123,24 @@ describe('FinalScreen', () => {
     expect(screen.getByRole('list', { name: 'Final ranking' }).textContent).toContain('Cy (left)');
     fireEvent.click(screen.getByRole('button', { name: 'Play again' }));
     expect(rpc).toHaveBeenLastCalledWith('bodyswap.play_again');
+  });
+});
+
+describe('MediaBanner', () => {
+  it('says plainly that the bodies are waiting, and lets only the host go back to the lobby', async () => {
+    const { MediaBanner } = await import('./MediaBanner');
+    const waiting = { status: 'waiting', message: 'Every media server is busy right now.' };
+    let cancelled = 0;
+    const onCancel = async () => {
+      cancelled += 1;
+    };
+    const { rerender, container } = render(<MediaBanner media={waiting} host={false} onCancel={onCancel} />);
+    expect(screen.getByRole('status').textContent).toContain('Every media server is busy');
+    expect(screen.queryByRole('button', { name: 'Back to the lobby' })).toBeNull();
+    rerender(<MediaBanner media={waiting} host={true} onCancel={onCancel} />);
+    fireEvent.click(screen.getByRole('button', { name: 'Back to the lobby' }));
+    expect(cancelled).toBe(1);
+    rerender(<MediaBanner media={{ status: 'ready', message: null }} host={true} onCancel={onCancel} />);
+    expect(container.textContent).toBe('');
   });
 });

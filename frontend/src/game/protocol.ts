@@ -20,6 +20,7 @@ export const RPC = {
   pass: 'bodyswap.pass',
   vote: 'bodyswap.vote',
   playAgain: 'bodyswap.play_again',
+  cancel: 'bodyswap.cancel',
 } as const;
 export type RpcMethod = (typeof RPC)[keyof typeof RPC];
 
@@ -112,6 +113,13 @@ export interface PublicView {
   locked: string[];
   reveals: RoundResult[];
   ranks: Rank[] | null;
+  /** The bodies' status in a game: 'starting' or 'waiting' (paused: no media server free yet). */
+  media?: MediaStatus | null;
+}
+
+export interface MediaStatus {
+  status: string;
+  message: string | null;
 }
 
 /** `private_view`: what only this player may see. */

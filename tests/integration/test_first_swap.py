@@ -96,11 +96,18 @@ def loudest_segments(samples: np.ndarray, count: int = 8) -> list[np.ndarray]:
     return sorted(segments, key=rms, reverse=True)[:count]
 
 
-def voice_match(received: np.ndarray, voice: np.ndarray) -> float:
-    """How verbatim the received audio is in a sent voice: the best of the loudest short
-    segments, because under CPU load the receiver's jitter buffer stretches time here and there
-    (and conceals lost packets), which breaks sample alignment over longer stretches."""
-    return max(peak_normalized_xcorr(segment, voice) for segment in loudest_segments(received, 12))
+def voice_votes(received: np.ndarray, voices: list[np.ndarray]) -> tuple[list[int], float]:
+    """Which sent voice each of the loudest half seconds is found in (the index of its best
+    match), and the best match overall. Short segments, because under CPU load the receiver's
+    jitter buffer stretches time here and there, which breaks sample alignment over longer
+    stretches; votes, because a segment it filled with concealment (a periodic extrapolation)
+    can resemble any voice at the same pitch."""
+    votes, best = [], 0.0
+    for segment in loudest_segments(received, 12):
+        scores = [peak_normalized_xcorr(segment, voice) for voice in voices]
+        votes.append(int(np.argmax(scores)))
+        best = max(best, scores[0])
+    return votes, best
 
 
 async def test_every_body_shows_and_sounds_like_its_driver_to_the_other_players(game, agent_worker):
@@ -161,11 +168,9 @@ async def test_every_body_shows_and_sounds_like_its_driver_to_the_other_players(
         tail = received[-8 * AUDIO_RATE :]
         assert rms(tail) > 300, rms(tail)
         window = (int(len(received) / AUDIO_RATE) + 5) * AUDIO_RATE
-        to_driver_voice = voice_match(tail, driver.voice[:window])
-        to_other_voices = [voice_match(tail, other.voice[:window]) for other in others]
-        assert to_driver_voice > 0.6, to_driver_voice
-        for to_other_voice in to_other_voices:
-            assert to_driver_voice > to_other_voice + 0.25, (to_driver_voice, to_other_voice)
+        votes, to_driver_voice = voice_votes(tail, [p.voice[:window] for p in [driver, *others]])
+        assert to_driver_voice > 0.7, to_driver_voice  # found verbatim in what the driver sent
+        assert votes.count(0) >= len(votes) * 2 / 3, votes  # and in nobody else's voice
 
 
 async def test_players_never_receive_raw_media_and_cannot_publish_into_the_game(game, livekit_server):

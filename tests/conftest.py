@@ -33,7 +33,14 @@ def livekit_server(tmp_path_factory: pytest.TempPathFactory) -> LiveKitServer:
 def agent_worker(
     livekit_server: LiveKitServer, tmp_path_factory: pytest.TempPathFactory
 ) -> AgentWorker:
-    worker = start_agent_worker(livekit_server, tmp_path_factory.mktemp("agent"), TEST_AGENT_NAME)
+    # One worker serves every test's rooms, and rooms whose players just left keep their job until
+    # LiveKit closes them: capacity is tested with workers of its own (test_agent_capacity.py).
+    worker = start_agent_worker(
+        livekit_server,
+        tmp_path_factory.mktemp("agent"),
+        TEST_AGENT_NAME,
+        extra_env={"BODYSWAP_AGENT_PLAYER_SLOTS": "64"},
+    )
     yield worker
     stop_process(worker.process)
 

@@ -235,10 +235,12 @@ async def test_each_body_reports_its_rates_and_latencies_and_names_nobody(game, 
     await wait_for(lambda: all(p.wearing for p in players), 30, "everyone to be told their body")
     loop = asyncio.get_running_loop()
 
+    room = f'room="{players[0].game.name}"'  # the worker serves other tests' rooms too
+
     def frames_out() -> dict[str, float]:
         out = {}
         for line in agent_worker.metrics_text().splitlines():
-            if line.startswith("bodyswap_body_frames_out_total{"):
+            if line.startswith("bodyswap_body_frames_out_total{") and room in line:
                 labels, value = line.rsplit(" ", 1)
                 out[labels.split('body="')[1].split('"')[0]] = float(value)
         return out

@@ -39,6 +39,8 @@ def peak_normalized_xcorr(segment: np.ndarray, reference: np.ndarray) -> float:
     y = reference.astype(np.float64)
     m, n = len(x), len(y)
     x = x - x.mean()
+    if not np.any(x):
+        return 0.0  # a silent segment is found nowhere (and would divide by zero)
     size = 1 << (n + m).bit_length()
     numerator = np.fft.irfft(np.fft.rfft(y, size) * np.conj(np.fft.rfft(x, size)), size)[: n - m + 1]
     window_energy = sliding_sum(y**2, m)

@@ -27,7 +27,7 @@ from bodyswap_api import Enrollment, Requirements, SwapPlugin, SwapSession, Vide
 
 from . import _image
 from ._motion import Motion, apply_stitching, relative_keypoints
-from ._runtime import BATCH, Model, ModelError, ModelSpec, env_flag, env_path, env_threads, load_models, parse_providers
+from bodyswap_api.onnx_models import BATCH, Model, ModelError, ModelSpec, env_flag, env_path, env_threads, load_models, parse_providers
 
 __all__ = ["GpuFacePlugin", "GpuFaceSession", "ModelError", "MODEL_SPECS"]
 
@@ -138,7 +138,7 @@ def _warn_native_grid_sample(model: Model) -> None:
 
 
 def _output_dtype(model: Model, name: str):
-    from ._runtime import DTYPES
+    from bodyswap_api.onnx_models import DTYPES
 
     return next(DTYPES.get(o.type) for o in model.session.get_outputs() if o.name == name)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from bodyswap_api import AudioBlock, Enrollment, Requirements, SwapPlugin, SwapSession
 
-from ._runtime import BATCH, Model, ModelError, ModelSpec, env_flag, env_path, env_threads, load_models, parse_providers
+from bodyswap_api.onnx_models import BATCH, Model, ModelError, ModelSpec, env_flag, env_path, env_threads, load_models, parse_providers
 
 __all__ = ["GpuVoicePlugin", "GpuVoiceSession", "ModelError", "MODEL_SPECS"]
 

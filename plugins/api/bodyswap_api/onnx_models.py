@@ -1,5 +1,8 @@
 """Loading operator-supplied ONNX models on ONNX Runtime, with start-up checks of names and shapes.
 
+Shared by the plugins that run ONNX models (gpu-face, gpu-voice); it imports onnxruntime only when a
+model is loaded, so the API package itself still needs nothing but numpy.
+
 Backends are ONNX Runtime execution providers, tried in the configured order (default TensorRT,
 CUDA, CPU); ONNX Runtime silently skips the ones its build lacks, and so do we, but we log which
 one each model got. TensorRT engines are built on first use and cached on disk (the start-up probe

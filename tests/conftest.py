@@ -17,6 +17,7 @@ from tests.support.agent_worker import AgentWorker, start_agent_worker
 from tests.support.livekit_server import LiveKitServer, free_port, start_livekit_server, stop_process
 
 TEST_AGENT_NAME = "bodyswap-test"
+TEST_WORKER_SLOTS = 64
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +40,7 @@ def agent_worker(
         livekit_server,
         tmp_path_factory.mktemp("agent"),
         TEST_AGENT_NAME,
-        extra_env={"BODYSWAP_AGENT_PLAYER_SLOTS": "64"},
+        extra_env={"BODYSWAP_AGENT_PLAYER_SLOTS": str(TEST_WORKER_SLOTS)},
     )
     yield worker
     stop_process(worker.process)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from scripts import ops
+from tests.conftest import TEST_WORKER_SLOTS
 from tests.support.rooms import open_room
 
 WORKER_METRICS = """
@@ -65,7 +66,7 @@ async def test_status_lists_rooms_services_and_workers(http, room_service, agent
     (service,) = snapshot["services"]
     assert service["ready"]["status"] == "ready" and service["rooms_by_phase"]["lobby"] >= 1
     (worker,) = snapshot["workers"]
-    assert worker["slots"] == 8 and worker["slots_used"] is not None
+    assert worker["slots"] == TEST_WORKER_SLOTS and worker["slots_used"] is not None
     game = rooms[f"game-{room_id}"]
     assert game["kind"] == "game" and game["phase"] == "lobby" and game["seated"] == 3
     assert game["game_master"] and game["bodies"] == 0

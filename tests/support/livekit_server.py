@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import time
@@ -16,10 +17,30 @@ API_KEY = "testkey"
 API_SECRET = "bodyswap-test-secret-0123456789abcdefghij"
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port that is free now and that the kernel will not hand to an outgoing connection meanwhile.
+
+    The kernel's own pick (bind to 0) comes from its ephemeral range, the same range every client
+    socket of the suite draws from, so a server started a moment later could find it taken. Ports
+    below that range are only ever taken by an explicit bind."""
+    low, _ = _ephemeral_range()
+    for _ in range(200):
+        port = random.randint(10_000, low - 1) if low > 11_000 else 0
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise OSError("no free port below the ephemeral range")
 
 
 @dataclass
@@ -47,11 +68,15 @@ class LiveKitServer:
         }
 
 
-def start_livekit_server(workdir: Path, timeout_s: float = 20.0, attempts: int = 3) -> LiveKitServer:
-    """Start on free ports; a port taken between picking and binding it means another try."""
+def start_livekit_server(
+    workdir: Path, timeout_s: float = 20.0, attempts: int = 3, redis_address: str | None = None
+) -> LiveKitServer:
+    """Start on free ports; a port taken between picking and binding it means another try.
+
+    With `redis_address` the server is one node of a distributed LiveKit."""
     for attempt in range(attempts):
         try:
-            return _start_once(workdir, timeout_s)
+            return _start_once(workdir, timeout_s, redis_address)
         except PortTaken:
             if attempt == attempts - 1:
                 raise
@@ -62,15 +87,17 @@ class PortTaken(RuntimeError):
     pass
 
 
-def _start_once(workdir: Path, timeout_s: float) -> LiveKitServer:
+def _start_once(workdir: Path, timeout_s: float, redis_address: str | None) -> LiveKitServer:
     if not LIVEKIT_SERVER_BIN.exists():
         raise FileNotFoundError(
             f"livekit-server is not installed at {LIVEKIT_SERVER_BIN}. "
             "Run `./bodyswap setup` (it builds it with the Go module proxy), "
             "or point BODYSWAP_LIVEKIT_SERVER at a livekit-server binary."
         )
+    workdir.mkdir(parents=True, exist_ok=True)
     http_port = free_port()
-    config = workdir / "livekit-test.yaml"
+    redis_config = f"redis:\n  address: {redis_address}\n" if redis_address else ""
+    config = workdir / "livekit-test.yaml"  # test_ops_faults restarts a node from it
     config.write_text(
         f"""port: {http_port}
 bind_addresses: [127.0.0.1]
@@ -81,7 +108,7 @@ rtc:
   use_external_ip: false
   enable_loopback_candidate: true
   stun_servers: []
-keys:
+{redis_config}keys:
   {API_KEY}: {API_SECRET}
 logging:
   level: info

@@ -43,14 +43,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import os
-import platform
 import secrets
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -70,6 +67,7 @@ from bodyswap_api import AudioBlock, Enrollment, VideoFrame, load_plugin  # noqa
 from livekit import api, rtc  # noqa: E402
 
 from agent.plan import BodySeat, MediaPlan  # noqa: E402
+from scripts.benchmarks import DOC_PATH, gpu_names, livekit_server_version, machine, write_section  # noqa: E402
 from scripts.marks import (  # noqa: E402
     TONES,
     BurstDetector,
@@ -86,15 +84,29 @@ from tests.support.livekit_server import (  # noqa: E402
     stop_process,
 )
 
-DOC_PATH = REPO_ROOT / "docs" / "benchmarks.md"
-START_MARK = "<!-- agent-latency:start -->"
-END_MARK = "<!-- agent-latency:end -->"
-DOC_INTRO = """# Benchmarks
+SECTION = "agent-latency"
+SECTION_INTRO = (
+    "## Agent worker latency\n\n"
+    "Written by `scripts/bench_agent.py`. Everything (livekit-server, the agent worker, and the "
+    "bench's own publishers, probes and viewer, which encode and decode every stream) runs on the "
+    "same cores, so on a small machine the figures include contention with the bench itself: "
+    "compare runs only on the same machine, and prefer a quiet one.\n\n"
+    "Reading it: a mark's added latency is its arrival at a viewer of the body in the game room "
+    "minus its arrival at a hidden subscriber of the driver's raw track in the ingest room, both "
+    "stamped by the same process when the frame reaches Python: the worker's whole extra hop "
+    "(subscribe and decode, plugin, re-encode and publish, a second SFU pass and jitter buffer). "
+    "Video marks are frame counters painted as black/white cells; audio marks are tone bursts "
+    "located by their onset sample. A/V skew is audio latency minus video latency for a burst "
+    "and the frame captured at the same instant (positive = audio late; unnoticed from -45 to "
+    "+125 ms); the direct path's skew is the publisher's own (here: this Python publisher's audio "
+    "queue, not a browser's), which the body inherits; the skew added by the worker is the body's "
+    "minus the direct path's, burst by burst, independent of the publisher. "
+    "Percentiles are nearest-rank over all marks of all bodies of a level. Frames dropped by "
+    "the worker reached the direct probe but never came out of the body. CPU is in % of one "
+    "core over the measured window: the worker's process tree per player, then the worker in "
+    "total, this measuring process, and livekit-server.\n\n"
 
-Speed, capacity and quality figures for Bodyswap, each produced by a script under `scripts/` that
-prints the exact command to reproduce it. Tests assert behaviour; the numbers live here. Each
-section is written by its own script between its own markers, so they can be re-run separately.
-"""
+)
 AGENT_NAME = "bodyswap-bench-latency"
 AUDIO_RATE = 48000
 AUDIO_BLOCK = AUDIO_RATE // 100  # 10 ms, what a browser's microphone track sends
@@ -127,52 +139,6 @@ def fmt_ms(value: float | None, signed: bool = False) -> str:
     if value is None:
         return "-"
     return f"{value * 1000:+.1f}" if signed else f"{value * 1000:.1f}"
-
-
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 0
-    try:
-        livekit = subprocess.run(
-            [str(LIVEKIT_SERVER_BIN), "--version"], capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        livekit = "unknown"
-    return {
-        "cpu": cpu,
-        "cores": f"{usable} usable of {os.cpu_count()}",
-        "gpu": gpu_description(),
-        "python": platform.python_version(),
-        "livekit": livekit.replace("livekit-server version ", "livekit-server "),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "load": "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
-    }
-
-
-def gpu_description() -> str:
-    """The GPUs nvidia-smi names, or 'none'. Nothing in this bench uses a GPU; it says what the
-    machine has so readers can tell a CPU box from a GPU box."""
-    if shutil.which("nvidia-smi"):
-        try:
-            names = subprocess.run(
-                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                capture_output=True, text=True, timeout=10,
-            ).stdout.split("\n")
-            names = [n.strip() for n in names if n.strip()]
-            if names:
-                return ", ".join(names)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-    if Path("/proc/driver/nvidia/gpus").exists():
-        return "NVIDIA (driver present)"
-    return "none"
 
 
 def tree_cpu(pid: int) -> dict[int, float]:
@@ -854,40 +820,6 @@ def target_verdict(args, results: list[LevelResult]) -> str:
     )
 
 
-def write_doc(section: str, path: Path) -> None:
-    block = (
-        f"{START_MARK}\n## Agent worker latency\n\n"
-        "Written by `scripts/bench_agent.py`. Everything (livekit-server, the agent worker, and the "
-        "bench's own publishers, probes and viewer, which encode and decode every stream) runs on the "
-        "same cores, so on a small machine the figures include contention with the bench itself: "
-        "compare runs only on the same machine, and prefer a quiet one.\n\n"
-        "Reading it: a mark's added latency is its arrival at a viewer of the body in the game room "
-        "minus its arrival at a hidden subscriber of the driver's raw track in the ingest room, both "
-        "stamped by the same process when the frame reaches Python: the worker's whole extra hop "
-        "(subscribe and decode, plugin, re-encode and publish, a second SFU pass and jitter buffer). "
-        "Video marks are frame counters painted as black/white cells; audio marks are tone bursts "
-        "located by their onset sample. A/V skew is audio latency minus video latency for a burst "
-        "and the frame captured at the same instant (positive = audio late; unnoticed from -45 to "
-        "+125 ms); the direct path's skew is the publisher's own (here: this Python publisher's audio "
-        "queue, not a browser's), which the body inherits; the skew added by the worker is the body's "
-        "minus the direct path's, burst by burst, independent of the publisher. "
-        "Percentiles are nearest-rank over all marks of all bodies of a level. Frames dropped by "
-        "the worker reached the direct probe but never came out of the body. CPU is in % of one "
-        "core over the measured window: the worker's process tree per player, then the worker in "
-        "total, this measuring process, and livekit-server.\n\n"
-        f"{section}\n{END_MARK}"
-    )
-    text = path.read_text() if path.exists() else DOC_INTRO
-    if START_MARK in text and END_MARK in text:
-        head, rest = text.split(START_MARK, 1)
-        _, tail = rest.split(END_MARK, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
 def log_records(log_path: Path) -> list[dict]:
     """The worker's log lines (JSON, one a line; anything else as a bare message)."""
     if not log_path.exists():
@@ -935,7 +867,7 @@ def worker_body_stats(records: list[dict], body: str) -> str:
 
 async def bench(args: argparse.Namespace) -> int:
     run_started = time.monotonic()
-    info = machine()
+    info = machine(gpu=gpu_names(), livekit=livekit_server_version(LIVEKIT_SERVER_BIN))
     command = reproduce_command()
     print(f"machine: {info}", flush=True)
     compute = await asyncio.get_running_loop().run_in_executor(
@@ -1000,7 +932,7 @@ async def bench(args: argparse.Namespace) -> int:
     print()
     print(section)
     if args.write_doc and results:
-        write_doc(section, args.doc)
+        write_section(SECTION, SECTION_INTRO + section, args.doc)
         print(f"\nwritten to {args.doc}")
     return 0 if results and not failures else 1
 

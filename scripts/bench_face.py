@@ -18,8 +18,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import datetime as dt  # noqa: E402
-import platform  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -35,12 +33,11 @@ import numpy as np  # noqa: E402
 from bodyswap_api import Enrollment, VideoFrame, load_plugin  # noqa: E402
 from bodyswap_api.conformance import no_face_frame  # noqa: E402
 
+from scripts.benchmarks import DOC_PATH, load_average, machine, write_section  # noqa: E402
 from scripts.quality_face import enrollment_photo  # noqa: E402
 from tests.support.media import media_players  # noqa: E402
 
-DOC_PATH = REPO_ROOT / "docs" / "benchmarks.md"
-START_MARK = "<!-- face-speed:start -->"
-END_MARK = "<!-- face-speed:end -->"
+SECTION = "face-speed"
 SIZE = 512
 WARMUP = 10
 
@@ -71,33 +68,6 @@ def timed(session, frames: list[VideoFrame], cpu: list[float] | None = None) -> 
     return out
 
 
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return {
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "opencv": cv2.__version__,
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "load": "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
-    }
-
-
-def write_doc(section: str, path: Path) -> None:
-    block = f"{START_MARK}\n{section}\n{END_MARK}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START_MARK in text and END_MARK in text:
-        head, rest = text.split(START_MARK, 1)
-        _, tail = rest.split(END_MARK, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plugin", default="cpu-face")
@@ -109,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     core = args.core if args.core is not None else max(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {core})
     cv2.setNumThreads(1)
-    info = machine()
+    info = machine(opencv=cv2.__version__)
     plugin = load_plugin(args.plugin)
     players = media_players()
     rows, all_ms, all_cpu = [], [], []
@@ -135,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     no_face_ms = timed(session, empty)
     session.close()
     cpu_s, wall_s = time.process_time() - cpu_start, time.perf_counter() - wall_start
-    info["load_end"] = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    info["load_end"] = load_average()
 
     p50, p95, p99 = np.percentile(all_ms, [50, 95, 99])
     lines = [
@@ -178,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         table,
     ])
     if not args.no_doc:
-        write_doc(section, DOC_PATH)
+        write_section(SECTION, section)
         print(f"written into {DOC_PATH.relative_to(REPO_ROOT)}")
     return 0
 

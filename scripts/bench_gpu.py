@@ -34,7 +34,6 @@ import contextlib
 import datetime as dt
 import gc
 import math
-import platform
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins" / "gpu-face"))  # the plugin's motion maths and grid sample
+sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402, N812
@@ -53,8 +53,10 @@ from torch import nn  # noqa: E402
 from bodyswap_gpu_face import _motion  # noqa: E402
 from bodyswap_gpu_face.grid_sample import grid_sample_3d, patched_grid_sample  # noqa: E402
 
+from scripts.benchmarks import cpu_name, write_section  # noqa: E402
+
 WINDOW, CHUNK_MS = 8640, 100  # the gpu-voice plugin's window (540 ms at 16 kHz) and chunk
-MARK_START, MARK_END = "<!-- gpu-plugins:start -->", "<!-- gpu-plugins:end -->"
+SECTION = "gpu-plugins"
 PUBLISHED_M = {"appearance": 0.84, "motion": 28.12, "warping": 45.53, "spade": 55.37}
 
 
@@ -977,11 +979,7 @@ def machine(device: str) -> str:
     if device == "cuda":
         props = torch.cuda.get_device_properties(0)
         return f"{torch.cuda.get_device_name(0)} ({props.total_memory / 2**30:.0f} GiB), CUDA {torch.version.cuda}"
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        model = platform.processor() or "unknown CPU"
-    return f"no GPU: {model}, {torch.get_num_threads()} threads"
+    return f"no GPU: {cpu_name()}, {torch.get_num_threads()} threads"
 
 
 def versions() -> str:
@@ -994,7 +992,7 @@ def versions() -> str:
 
 def report(args, face_params: dict[str, float], voice_params: dict[str, float], results: Results, command: str) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [MARK_START, "## GPU plugins: LivePortrait-class faces and RVC-class voices", "",
+    lines = ["## GPU plugins: LivePortrait-class faces and RVC-class voices", "",
              f"Written by `scripts/bench_gpu.py`. Device: **{machine(args.device)}**; {versions()}; {now}.", "",
              f"Command (from the repository root): `{command}`", "",
              "Random weights in the published architectures (written in PyTorch in the script), so the "
@@ -1030,19 +1028,7 @@ def report(args, face_params: dict[str, float], voice_params: dict[str, float], 
         lines += ["", f"Goal (two 6-player rooms at 30 fps: 12 bodies a tick, p95 <= 33 ms): best at 12 players is "
                   f"{best.backend} {best.precision}, p95 {best.p95:.1f} ms, {best.fps:.0f} frames/s"
                   + (f" ({best.fps / eager1.fps:.1f} x torch eager fp32 at 1 player)." if eager1 else ".")]
-    lines.append(MARK_END)
     return "\n".join(lines) + "\n"
-
-
-def write_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        tail = rest.split(MARK_END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1105,7 +1091,7 @@ def main(argv: list[str] | None = None) -> int:
     section = report(args, face_params, voice_params, results, command)
     print(section)
     if not args.no_write:
-        write_section(args.out, section)
+        write_section(SECTION, section, args.out)
         print(f"wrote {args.out}")
     if tmp is not None:
         tmp.cleanup()

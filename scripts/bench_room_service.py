@@ -34,15 +34,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import os
-import platform
 import random
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,21 +54,31 @@ if str(REPO_ROOT) not in sys.path:
 import aiohttp  # noqa: E402
 from livekit import rtc  # noqa: E402
 
+from scripts.benchmarks import DOC_PATH, livekit_server_version, machine, write_section  # noqa: E402
 from tests.support.livekit_server import LIVEKIT_SERVER_BIN, start_livekit_server, stop_process  # noqa: E402
 from tests.support.media import Clip, enrollment_upload, load_clip, media_players  # noqa: E402
 from tests.support.room_service_process import RoomServiceProcess  # noqa: E402
 
 GAME_MASTER = "game-master"
 STATE_TOPIC = "bodyswap.state"
-DOC_PATH = REPO_ROOT / "docs" / "benchmarks.md"
-START_MARK = "<!-- room-service-capacity:start -->"
-END_MARK = "<!-- room-service-capacity:end -->"
-DOC_INTRO = """# Benchmarks
+SECTION = "room-service-capacity"
+SECTION_INTRO = (
+    "## Room service capacity\n\n"
+    "Written by `scripts/bench_room_service.py`. Taken on a shared machine (other work ran on the "
+    "same cores), so treat the figures as a floor and compare runs only on the same machine. "
+    "The bench's own clients (every player) run on the same cores as the service and "
+    "livekit-server.\n\n"
+    "Reading it: a level is that many fresh rooms playing at once, their votes released together "
+    "at a common gate each round, so every room is in an active vote at the same moment. "
+    "Percentiles are nearest-rank over all the level's calls (with few calls, p99 is the "
+    "slowest). RSS per room is the service's VmRSS growth from before the level's rooms were "
+    "created to its peak during play, divided by the rooms: it holds the game master's own "
+    "LiveKit connection to each room (opened when the room is created, lobby included) and the "
+    "heap growth of that level's enrollments; the figure at the largest level is the one to "
+    "plan with. Failed calls are transport errors, timeouts and refusals the bench did not "
+    "expect, over all RPC and HTTP calls of the level.\n\n"
 
-Speed, capacity and quality figures for Bodyswap, each produced by a script under `scripts/` that
-prints the exact command to reproduce it. Tests assert behaviour; the numbers live here. Each
-section is written by its own script between its own markers, so they can be re-run separately.
-"""
+)
 NAMES = ["Ann", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal"]
 RPC_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 10.0
@@ -126,32 +133,6 @@ def cpu_seconds(pid: int) -> float:
 def own_cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
-
-
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 0
-    try:
-        livekit = subprocess.run(
-            [str(LIVEKIT_SERVER_BIN), "--version"], capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        livekit = "unknown"
-    return {
-        "cpu": cpu,
-        "cores": f"{usable} usable of {os.cpu_count()}",
-        "python": platform.python_version(),
-        "livekit": livekit.replace("livekit-server version ", "livekit-server "),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "load": "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
-    }
 
 
 # --- a data-only player -----------------------------------------------------------------------
@@ -757,35 +738,6 @@ def render(
     return "\n".join(lines)
 
 
-def write_doc(section: str, path: Path) -> None:
-    block = (
-        f"{START_MARK}\n## Room service capacity\n\n"
-        "Written by `scripts/bench_room_service.py`. Taken on a shared machine (other work ran on the "
-        "same cores), so treat the figures as a floor and compare runs only on the same machine. "
-        "The bench's own clients (every player) run on the same cores as the service and "
-        "livekit-server.\n\n"
-        "Reading it: a level is that many fresh rooms playing at once, their votes released together "
-        "at a common gate each round, so every room is in an active vote at the same moment. "
-        "Percentiles are nearest-rank over all the level's calls (with few calls, p99 is the "
-        "slowest). RSS per room is the service's VmRSS growth from before the level's rooms were "
-        "created to its peak during play, divided by the rooms: it holds the game master's own "
-        "LiveKit connection to each room (opened when the room is created, lobby included) and the "
-        "heap growth of that level's enrollments; the figure at the largest level is the one to "
-        "plan with. Failed calls are transport errors, timeouts and refusals the bench did not "
-        "expect, over all RPC and HTTP calls of the level.\n\n"
-        f"{section}\n{END_MARK}"
-    )
-    text = path.read_text() if path.exists() else DOC_INTRO
-    if START_MARK in text and END_MARK in text:
-        head, rest = text.split(START_MARK, 1)
-        _, tail = rest.split(END_MARK, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
 def service_problems(log_path: Path) -> list[str]:
     """The room service's warning and error lines, each distinct message once with its count."""
     if not log_path.exists():
@@ -824,7 +776,7 @@ def reproduce_command() -> str:
 
 async def bench(args: argparse.Namespace) -> int:
     run_started = time.monotonic()
-    info = machine()
+    info = machine(livekit=livekit_server_version(LIVEKIT_SERVER_BIN))
     command = reproduce_command()
     print(f"machine: {info}", flush=True)
     rng = random.Random(args.seed)
@@ -925,7 +877,7 @@ async def bench(args: argparse.Namespace) -> int:
     print()
     print(section)
     if args.write_doc and levels:
-        write_doc(section, args.doc)
+        write_section(SECTION, SECTION_INTRO + section, args.doc)
         print(f"\nwritten to {args.doc}")
     return 0 if levels else 1
 

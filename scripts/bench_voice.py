@@ -23,8 +23,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
     os.environ[_var] = "1"  # before numpy is imported
 
 import argparse  # noqa: E402
-import datetime as dt  # noqa: E402
-import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -36,24 +34,10 @@ if str(REPO_ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 from bodyswap_api import AudioBlock, Enrollment, load_plugin  # noqa: E402
 
+from scripts.benchmarks import DOC_PATH, load_average, machine, write_section  # noqa: E402
 from tests.support.media import load_voice, media_players, utterances  # noqa: E402
 
-DOC_PATH = REPO_ROOT / "docs" / "benchmarks.md"
-START_MARK = "<!-- voice-speed:start -->"
-END_MARK = "<!-- voice-speed:end -->"
-
-
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version()}
-
-
-def load() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+SECTION = "voice-speed"
 
 
 def envelope(x: np.ndarray, frame: int) -> np.ndarray:
@@ -71,18 +55,6 @@ def measured_lag_ms(pairs: list[tuple[np.ndarray, np.ndarray]], rate: int) -> fl
     return float(np.argmax(scores))
 
 
-def write_doc(section: str, path: Path) -> None:
-    block = f"{START_MARK}\n{section}\n{END_MARK}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START_MARK in text and END_MARK in text:
-        head, rest = text.split(START_MARK, 1)
-        _, tail = rest.split(END_MARK, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plugin", default="cpu-voice")
@@ -93,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
     core = args.core if args.core is not None else max(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {core})
-    load_start = load()
+    load_start = load_average()
     plugin = load_plugin(args.plugin)
     rate = plugin.audio_sample_rate
     block = rate * plugin.audio_block_ms // 1000
@@ -157,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "the CPU figure. Silent blocks cost next to nothing (no analysis), so the RTF of continuous speech "
         "is the 'while speaking' per-block cost over the block length.\n\n"
         f"Machine: {info['cpu']}, {info['cores']} cores (pinned to core {core}), Python {info['python']}; "
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; load average at start {load_start}, at end {load()}.\n\n"
+        f"{info['date']}; load average at start {load_start}, at end {load_average()}.\n\n"
         + (
             "The load average exceeded the machine's cores during this run: the wall-time figures measure "
             "waiting for a core, and even the CPU-time figures are inflated by cache and memory contention; "
@@ -170,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         + "\n"
     )
     if not args.no_doc:
-        write_doc(section, DOC_PATH)
+        write_section(SECTION, section)
         print(f"wrote {DOC_PATH.relative_to(REPO_ROOT)}")
     return 0
 

@@ -25,11 +25,9 @@ are written under .run/face-quality/ to look at. The table goes into docs/benchm
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import io
 import multiprocessing
 import os
-import platform
 import shlex
 import sys
 import time
@@ -45,11 +43,10 @@ import av  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from scripts.benchmarks import DOC_PATH, load_average, machine, write_section  # noqa: E402
 from tests.support.media import media_players  # noqa: E402
 
-DOC_PATH = REPO_ROOT / "docs" / "benchmarks.md"
-START_MARK = "<!-- face-quality:start -->"
-END_MARK = "<!-- face-quality:end -->"
+SECTION = "face-quality"
 OUT_DIR = REPO_ROOT / ".run" / "face-quality"
 DEFAULT_SIDE_BY_SIDE = "p1:p2,p4:p6"
 SAME_PERSON = 0.6
@@ -296,21 +293,6 @@ def write_side_by_side(driver: list[np.ndarray], body: list[np.ndarray], path: P
 # --- the report -----------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return {
-        "cpu": cpu,
-        "cores": f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()}",
-        "python": platform.python_version(),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "load": "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
-    }
-
-
 def fmt(x: float, digits: int = 2) -> str:
     return "-" if not np.isfinite(x) else f"{x:.{digits}f}"
 
@@ -339,18 +321,6 @@ def table(results: list[PairResult]) -> str:
         f"**{fmt(float(np.nanmedian(ratios)))}** median (max {fmt(float(np.nanmax(ratios)))}) | |"
     )
     return "\n".join(lines)
-
-
-def write_doc(section: str, path: Path) -> None:
-    block = f"{START_MARK}\n{section}\n{END_MARK}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START_MARK in text and END_MARK in text:
-        head, rest = text.split(START_MARK, 1)
-        _, tail = rest.split(END_MARK, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -401,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     with pool:
         results = list(pool.map(run_pair, jobs))
     elapsed = time.monotonic() - started
-    info["load_end"] = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    info["load_end"] = load_average()
     body = table(results)
     print(body)
     command = "scripts/quality_face.py" + (" " + shlex.join(argv if argv is not None else sys.argv[1:]) if (argv or sys.argv[1:]) else "")
@@ -428,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         body,
     ])
     if not args.no_doc:
-        write_doc(section, DOC_PATH)
+        write_section(SECTION, section)
         print(f"written into {DOC_PATH.relative_to(REPO_ROOT)}")
     return 0
 

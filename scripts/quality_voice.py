@@ -28,10 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import datetime as dt
 import hashlib
-import os
-import platform
 import re
 import shlex
 import sys
@@ -47,11 +44,10 @@ import numpy as np  # noqa: E402
 from bodyswap_api import Enrollment, SwapPlugin, load_plugin  # noqa: E402
 
 from agent.offline import ENROLLMENT_RATE, read_audio, swap_voice  # noqa: E402
+from scripts.benchmarks import DOC_PATH, machine, write_section  # noqa: E402
 from tests.support.media import MediaPlayer, load_voice, media_players, utterances  # noqa: E402
 
-DOC_PATH = REPO_ROOT / "docs" / "benchmarks.md"
-START_MARK = "<!-- voice-quality:start -->"
-END_MARK = "<!-- voice-quality:end -->"
+SECTION = "voice-quality"
 GENDER = {"1688": "M", "1998": "F", "2033": "M", "2414": "M", "3080": "F", "3331": "F"}
 EXAMPLES = {("1688", "1998"): "male-to-female", ("1998", "1688"): "female-to-male"}  # WAV + spectrogram in .run/
 INSTALL_HINT = "pip install -c constraints.txt -e 'plugins/cpu-voice[quality]'"
@@ -215,20 +211,6 @@ def read_wav16(path: Path) -> np.ndarray:
     return read_audio(path, 16000).astype(np.float32) / 32768.0
 
 
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return {
-        "cpu": cpu,
-        "cores": f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()}",
-        "python": platform.python_version(),
-        "load": " ".join(f"{v:.2f}" for v in os.getloadavg()),
-    }
-
-
 def summarise(rows: list[Result]) -> dict[str, float]:
     def mean(values):
         values = [v for v in values if v == v]
@@ -273,18 +255,6 @@ def table(rows: list[Result]) -> str:
     for name in sorted(k for k in groups if k[0].isdigit()):
         lines.append(line(name, groups[name]))
     return "\n".join(lines)
-
-
-def write_doc(section: str, path: Path) -> None:
-    block = f"{START_MARK}\n{section}\n{END_MARK}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START_MARK in text and END_MARK in text:
-        head, rest = text.split(START_MARK, 1)
-        _, tail = rest.split(END_MARK, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -419,7 +389,7 @@ def report(rows: list[Result], args, argv, info: dict[str, str], started: float,
         "the words the conversion lost; the original scores 0 by construction. DNSMOS is P.835 overall, "
         "original in brackets. F0 correlation: log F0 of original vs converted over frames voiced in both.\n\n"
         f"Machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}; "
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; {how} {info['load']}.\n\n"
+        f"{info['date']}; {how} {info['load']}.\n\n"
         f"Command (from the repository root, after `.venv/bin/{INSTALL_HINT}`): `.venv/bin/python {command}`\n\n"
         f"Targets (issue 7): at least 95 % nearer the target (here {100 * s['nearer']:.0f} %), mean cosine "
         f"at least 0.75 ({s['cos']:.3f}), WER at most 10 points above the original's ({100 * s['wer']:.1f} points), "
@@ -428,7 +398,7 @@ def report(rows: list[Result], args, argv, info: dict[str, str], started: float,
         + "\n"
     )
     if not args.no_doc:
-        write_doc(section, DOC_PATH)
+        write_section(SECTION, section)
         print(f"wrote {DOC_PATH.relative_to(REPO_ROOT)}")
     return 0
 

@@ -329,18 +329,3 @@ def test_conformance_without_a_photo_or_a_face(models):
     plugin = GpuFacePlugin(models, providers="cpu", locator=lambda rgb: None, probe=False)
     report = check_plugin(plugin, frames=3)
     assert report.passed, report.table()
-
-
-def test_grid_sample_decomposition_matches_torch():
-    """The export-time decomposition of the 5-D grid sample (for CUDA / TensorRT) is exact."""
-    torch = pytest.importorskip("torch")
-    from bodyswap_gpu_face.grid_sample import grid_sample_3d, patched_grid_sample
-
-    g = torch.Generator().manual_seed(0)
-    volume = torch.rand(2, 3, 5, 7, 9, generator=g)
-    grid = torch.rand(2, 4, 6, 8, 3, generator=g) * 2.4 - 1.2  # some samples fall outside: zeros
-    native = torch.nn.functional.grid_sample(volume, grid, align_corners=False)
-    torch.testing.assert_close(grid_sample_3d(volume, grid), native, atol=1e-6, rtol=0)
-    with patched_grid_sample():
-        torch.testing.assert_close(torch.nn.functional.grid_sample(volume, grid, align_corners=False), native,
-                                   atol=1e-6, rtol=0)

@@ -55,3 +55,7 @@ class BiometricStore:
 
     def room_ids(self) -> list[str]:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+
+    def player_ids(self, room_id: str) -> list[str]:
+        room = self._dir(room_id)
+        return sorted(p.name for p in room.iterdir() if p.is_dir()) if room.is_dir() else []

@@ -158,14 +158,25 @@ class RoomManager:
             await listener(room_id)
 
     async def expire_rooms(self) -> list[str]:
-        """End every room past its lifetime, and sweep biometric data of rooms that no longer exist."""
+        """End every room past its lifetime, then sweep the biometric data the rules say is gone."""
         expired = []
         for room_id in await self.store.room_ids():
             record = await self.store.load(room_id)
             if record is not None and record.expires_at < self.now():
                 await self.end_room(room_id)
                 expired.append(room_id)
-        live = set(await self.store.room_ids())
-        for orphan in set(self.biometrics.room_ids()) - live:
-            self.biometrics.delete_room(orphan)
+        await self._sweep_biometrics()
         return expired
+
+    async def _sweep_biometrics(self) -> None:
+        """Delete what this instance's disk still holds for a room that no longer exists, a game that
+        is over or a player who left. Each is deleted at the moment it happens, but only by the
+        instance that owns the room then: files recorded here before a crash, while another instance
+        took the room over from the shared store, are caught here."""
+        for room_id in self.biometrics.room_ids():
+            record = await self.store.load(room_id)
+            if record is None or game.GameState.from_dict(record.game).phase == game.Phase.FINAL:
+                self.biometrics.delete_room(room_id)
+                continue
+            for gone in set(self.biometrics.player_ids(room_id)) - set(record.players):
+                self.biometrics.delete_player(room_id, gone)

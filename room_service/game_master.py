@@ -87,6 +87,10 @@ def _count_dispatch(record: RoomRecord) -> None:
     record.media_dispatches += 1
 
 
+def _end_hold(record: RoomRecord) -> None:
+    record.media_held_since = None
+
+
 def rpc_error(code: str, message: str) -> rtc.RpcError:
     return rtc.RpcError(rtc.RpcError.ErrorCode.APPLICATION_ERROR, message, json.dumps({"code": code}))
 
@@ -175,6 +179,9 @@ class GameMaster:
             return None
         return {"status": channel.media, "message": MEDIA_MESSAGES.get(channel.media)}
 
+    def _start_hold(self, record: RoomRecord) -> None:
+        record.media_held_since = self._manager.now()
+
     def _holding(self, channel: RoomChannel) -> bool:
         """A game whose first agent has not joined yet is paused: its timers wait for the bodies."""
         return channel.media in ("starting", "waiting")
@@ -195,10 +202,18 @@ class GameMaster:
             return
         channel = self._channel(record.id)
         state = game.GameState.from_dict(record.game)
+        if game.media_assignment(state) and record.media_held_since is not None:
+            self._resume_hold(channel, record.media_held_since)  # before the tick: no timer while held
         self._schedule_tick(channel, state)
         if game.media_assignment(state):
             # The agent may still be in the room; if not, it is dispatched again.
             channel.redispatch_task = asyncio.create_task(self._redispatch_if_gone(channel))
+
+    def _resume_hold(self, channel: RoomChannel, held_since: float) -> None:
+        """The stored pause of a game whose first agent had not come when its last owner stopped."""
+        held_s = max(0.0, self._manager.now() - held_since)
+        channel.media = "waiting" if held_s >= self._agent_join_timeout_s else "starting"
+        channel.media_since = time.monotonic() - held_s
 
     async def let_go(self, room_id: str) -> None:
         """Leave a room another instance now owns: its game goes on there."""
@@ -238,6 +253,8 @@ class GameMaster:
         record = await self._manager.store.load(channel.room_id)
         if record is not None:
             self._queue_state(channel, game.GameState.from_dict(record.game))
+        if self._holding(channel) and channel.agent_identities():
+            await self._media_arrived(channel)  # it joined while this instance was away
 
     async def _send_outbox(self, channel: RoomChannel) -> None:
         await channel.connected.wait()
@@ -379,6 +396,8 @@ class GameMaster:
                     if self._holding(channel) and not channel.agent_identities():
                         await self._withdraw_media(channel)  # called off before any agent came
                     channel.media = None
+                    if record.media_held_since is not None:
+                        await self._manager.update_record(channel.room_id, _end_hold)
                     return
                 plan = media_plan(record, state, self._plugin, self._service_url)
                 if record.media_dispatches == 0:
@@ -395,6 +414,7 @@ class GameMaster:
             self._schedule_tick(channel, state)  # cancels the running timer while holding
             self._announce_media(channel)
             self._queue_state(channel, state)
+            await self._manager.update_record(channel.room_id, self._start_hold)
         await self._gateway.start_media(plan)
         self._metrics.dispatches.labels("first").inc()
         logger.info("agent dispatched", extra={"room_id": channel.room_id, "players": len(plan.seats)})
@@ -444,6 +464,7 @@ class GameMaster:
             return
         waited = time.monotonic() - channel.media_since
         channel.media = "ready"
+        await self._manager.update_record(channel.room_id, _end_hold)
         self._announce_media(channel)
         logger.info("media ready", extra={"room_id": channel.room_id, "waited_s": round(waited, 1)})
         try:

@@ -33,6 +33,9 @@ class RoomRecord(BaseModel):
     players: dict[str, PlayerRecord] = Field(default_factory=dict)
     game: dict  # room_service.game.GameState.to_dict()
     media_dispatches: int = 0  # agent dispatches made for this game (re-dispatch counts up)
+    # Wall-clock time the game was paused for its first agent; None once the bodies came (or no game).
+    # Stored, so a game whose room service restarts or is taken over stays paused.
+    media_held_since: float | None = None
     plugin: str | None = None  # the swap plugin this room runs; None: the service's default
 
     @property

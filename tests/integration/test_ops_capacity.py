@@ -118,3 +118,46 @@ async def test_no_free_worker_pauses_the_game_tells_players_and_the_host_retries
         if worker is not None:
             stop_process(worker.process)
         await runner.cleanup()
+
+
+async def test_a_game_paused_for_its_media_stays_paused_across_a_room_service_restart(http, livekit_server, tmp_path):
+    """The pause lives in the room's record: a restarted (or taken-over) room service neither runs
+    the clock without bodies nor forgets to tell the players, and starts it when the bodies come."""
+    settings = room_service_settings(livekit_server, free_port(), tmp_path / "data")
+    settings.agent_name = f"{AGENT_NAME}-restart"  # no worker yet: every worker full
+    settings.agent_join_timeout_s = 3.0
+    runner = await serve(settings)
+    worker = None
+    players: list[GamePlayer] = []
+    try:
+        players = await enrolled_players(http, f"http://127.0.0.1:{settings.port}", ["Ann", "Bo", "Cy"])
+        ann, bo = players[0], players[1]
+        for player in players:
+            await player.rpc("bodyswap.ready", {"ready": True})
+        await ann.rpc("bodyswap.settings", {"settings": {"turn_seconds": 10}})
+        await ann.rpc("bodyswap.start")
+        await bo.wait_for(lambda: "media_waiting" in kinds(bo), 30, "the media_waiting notice")
+
+        await runner.cleanup()
+        bo.states.clear()
+        runner = await serve(settings)
+        await bo.wait_for(lambda: bool(bo.states), 30, "the restarted service's state")
+        assert bo.state["phase"] == "turns" and bo.state["media"]["status"] == "waiting"
+        deadline = bo.state["deadline"]
+        await bo.wait_for(lambda: time.time() > deadline + 2, 20, "the held deadline to pass")
+        synced = (await bo.rpc("bodyswap.sync"))["public"]
+        assert synced["hot_seat"]["turn"] == 1 and synced["media"]["status"] == "waiting"
+
+        worker = start_agent_worker(livekit_server, tmp_path, settings.agent_name)
+        await bo.wait_for(lambda: "media_ready" in kinds(bo), 90, "media_ready")
+        ready_at = time.time()
+        await ann.wait_for(lambda: len(bodies(ann)) == 3, 60, "three bodies")
+        synced = (await bo.rpc("bodyswap.sync"))["public"]
+        assert synced["hot_seat"]["turn"] == 1 and synced["media"]["status"] == "ready"
+        assert synced["deadline"] >= ready_at + 10 - 1.5  # the turn's clock started with the bodies
+    finally:
+        for player in players:
+            await player.leave()
+        if worker is not None:
+            stop_process(worker.process)
+        await runner.cleanup()

@@ -140,11 +140,15 @@ def rate_limited(request: web.Request, kind: str) -> None:
         )
 
 
-async def authenticated(request: web.Request) -> tuple[RoomRecord, PlayerRecord]:
+def bearer_key(request: web.Request) -> str:
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key:
+    if scheme.lower() != "bearer" or not key.strip():
         raise RoomError(401, "no_credential", "This action needs your player key.")
-    return await request.app[MANAGER].authenticate(request.match_info["room_id"], key.strip())
+    return key.strip()
+
+
+async def authenticated(request: web.Request) -> tuple[RoomRecord, PlayerRecord]:
+    return await request.app[MANAGER].authenticate(request.match_info["room_id"], bearer_key(request))
 
 
 def player_grant(request: web.Request, record: RoomRecord, player: PlayerRecord, key: str) -> dict:
@@ -213,6 +217,13 @@ async def room_state(request: web.Request) -> web.Response:
 async def my_view(request: web.Request) -> web.Response:
     record, player = await authenticated(request)
     return web.json_response(views(request, record, player.id))
+
+
+async def renew_grant(request: web.Request) -> web.Response:
+    """Fresh LiveKit tokens for a player still in the room: a page reloaded or a connection lost
+    after the old tokens expired (they last BODYSWAP_TOKEN_TTL_MINUTES) gets back in its seat."""
+    record, player = await authenticated(request)
+    return web.json_response(player_grant(request, record, player, bearer_key(request)))
 
 
 async def act(request: web.Request, make_action: Callable[[str, dict], object]) -> web.Response:
@@ -572,6 +583,7 @@ def create_app(
     app.router.add_get("/api/rooms/{room_id}", room_state)
     app.router.add_post("/api/rooms/{room_id}/join", join_room)
     app.router.add_get("/api/rooms/{room_id}/me", my_view)
+    app.router.add_post("/api/rooms/{room_id}/grant", renew_grant)
     app.router.add_put("/api/rooms/{room_id}/enrollment", upload_enrollment)
     app.router.add_delete("/api/rooms/{room_id}/enrollment", delete_my_data)
     app.router.add_post("/api/rooms/{room_id}/ready", set_ready)

@@ -1,9 +1,11 @@
 """The room service's HTTP API against a real livekit-server: tokens, refusals, data deletion."""
 
+import asyncio
 import base64
 import hashlib
 import json
 
+import jwt
 import pytest
 from livekit import api
 
@@ -273,3 +275,29 @@ async def test_a_room_runs_the_plugin_its_creator_picked_if_the_server_has_it(ht
     )
     status, room = await call(http, "POST", f"{room_service.url}/api/rooms", {"name": "Ann", "plugin": "passthrough"})
     assert status == 201, room
+
+
+async def test_a_seated_player_renews_its_tokens_and_nobody_else_can(http, room_service, livekit_server):
+    room = await create(http, room_service.url)
+    bo = await join(http, room_service.url, room, "Bo")
+    url = f"{room_service.url}/api/rooms/{room['room_id']}/grant"
+    await asyncio.sleep(1.1)  # token expiry has a resolution of one second
+    status, renewed = await call(http, "POST", url, key=bo["player_key"])
+    assert status == 200
+    verifier = api.TokenVerifier(livekit_server.api_key, livekit_server.api_secret)
+    for name in ("ingest_token", "game_token"):
+        old, new = verifier.verify(bo[name]), verifier.verify(renewed[name])
+        assert (new.identity, new.video.room) == (old.identity, old.video.room)
+        assert new.video == old.video  # the same rights, no more
+        expiry = jwt.decode(renewed[name], options={"verify_signature": False})["exp"]
+        assert expiry > jwt.decode(bo[name], options={"verify_signature": False})["exp"]
+    assert {k: renewed[k] for k in ("room_id", "player_id", "player_key", "livekit_url")} == {
+        k: bo[k] for k in ("room_id", "player_id", "player_key", "livekit_url")
+    }
+
+    refusal(await call(http, "POST", url), 401, "no_credential")
+    refusal(await call(http, "POST", url, key="not-a-key"), 403, "bad_credential")
+    other = await create(http, room_service.url, "Cy")
+    refusal(await call(http, "POST", url, key=other["player_key"]), 403, "bad_credential")
+    assert (await call(http, "POST", f"{room_service.url}/api/rooms/{room['room_id']}/leave", key=bo["player_key"]))[0] == 200
+    refusal(await call(http, "POST", url, key=bo["player_key"]), 403, "bad_credential")  # left: no way back

@@ -30,7 +30,7 @@ def api_schema(livekit_server, tmp_path_factory):
 def test_api_conforms_to_its_openapi_document(api_schema):
     # Driven through hypothesis directly: schemathesis' pytest plugin does not support pytest 9.
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) == 21  # every route of the service
+    assert len(operations) == 22  # every route of the service
     for operation in operations:
 
         @given(case=operation.as_strategy())

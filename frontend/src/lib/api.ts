@@ -69,7 +69,21 @@ export const api = {
   leave: (grant: PlayerGrant) => request<unknown>('POST', `/api/rooms/${grant.room_id}/leave`, {}, grant.player_key),
   deleteMyData: (grant: PlayerGrant) =>
     request<unknown>('DELETE', `/api/rooms/${grant.room_id}/enrollment`, undefined, grant.player_key),
+  renewGrant: (grant: PlayerGrant) => request<PlayerGrant>('POST', `/api/rooms/${grant.room_id}/grant`, undefined, grant.player_key),
 };
+
+/**
+ * The LiveKit token to connect with now. Stored tokens expire (after an hour by default) and a
+ * reload or a long drop may come later, so every connect asks for a fresh one; if the service
+ * cannot be asked, the stored token is tried (it may well still be valid).
+ */
+export async function tokenFor(grant: PlayerGrant, which: 'ingest_token' | 'game_token'): Promise<string> {
+  try {
+    return (await api.renewGrant(grant))[which];
+  } catch {
+    return grant[which];
+  }
+}
 
 export interface SampleBody {
   id: string;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { api, ApiError, explain, SERVER_DOWN } from './api';
+import { api, ApiError, explain, SERVER_DOWN, tokenFor } from './api';
 import { parseRoute, roomPath } from './route';
 import { forgetSeat, loadSeat, saveSeat } from './session';
 
@@ -19,6 +19,23 @@ function respond(status: number, body: unknown) {
 afterEach(() => vi.unstubAllGlobals());
 
 describe('api', () => {
+  it('connects with a fresh token from the service, asked with the player key', async () => {
+    respond(200, { ...grant, ingest_token: 'i2', game_token: 'g2' });
+    expect(await tokenFor(grant, 'game_token')).toBe('g2');
+    expect(await tokenFor(grant, 'ingest_token')).toBe('i2');
+    const [path, init] = vi.mocked(fetch).mock.calls[0];
+    expect(path).toBe('/api/rooms/r1/grant');
+    expect(init?.method).toBe('POST');
+    expect((init?.headers as Record<string, string>).Authorization).toBe('Bearer key');
+  });
+
+  it('falls back to the stored token when the service cannot renew it', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))));
+    expect(await tokenFor(grant, 'game_token')).toBe('g');
+    respond(403, { error: { code: 'bad_credential', message: 'This key is not valid for this room.' } });
+    expect(await tokenFor(grant, 'ingest_token')).toBe('i');
+  });
+
   it('turns the service refusal into an error to show as is', async () => {
     respond(410, { error: { code: 'invite_expired', message: 'This invite link has expired.' } });
     const error = await api.joinRoom('r1', 'Bo', 'x').catch((e) => e);

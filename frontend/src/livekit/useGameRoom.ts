@@ -6,7 +6,7 @@ import { DisconnectReason, Room, RoomEvent, RpcError, type RemoteParticipant } f
 import { useCallback, useEffect, useMemo, useReducer, useRef } from 'react';
 import { gameReducer, initialStore, type GameStore } from '../game/gameState';
 import { GAME_MASTER, RPC, TOPIC, type GameEvent, type PlayerGrant, type PublicView, type RpcMethod, type Views } from '../game/protocol';
-import { api, ApiError } from '../lib/api';
+import { api, ApiError, tokenFor } from '../lib/api';
 
 export class ActionError extends Error {
   constructor(
@@ -125,7 +125,9 @@ export function useGameRoom(grant: PlayerGrant): GameRoom {
       if (closed) return;
       dispatch({ type: 'connection', connection: attempt ? 'reconnecting' : 'connecting' });
       try {
-        await room.connect(grant.livekit_url, grant.game_token, { autoSubscribe: true });
+        const token = await tokenFor(grant, 'game_token');
+        if (closed) return;
+        await room.connect(grant.livekit_url, token, { autoSubscribe: true });
         if (closed) return;
         connected = true;
         dispatch({ type: 'connection', connection: 'connected' });

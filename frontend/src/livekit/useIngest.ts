@@ -5,6 +5,7 @@
 import { Room, RoomEvent, Track } from 'livekit-client';
 import { useEffect, useState } from 'react';
 import type { PlayerGrant } from '../game/protocol';
+import { tokenFor } from '../lib/api';
 
 export type IngestStatus = 'off' | 'connecting' | 'live' | 'retrying';
 
@@ -23,7 +24,9 @@ export function useIngest(grant: PlayerGrant, stream: MediaStream | null): Inges
       if (closed) return;
       setStatus(attempt ? 'retrying' : 'connecting');
       try {
-        await room.connect(grant.livekit_url, grant.ingest_token, { autoSubscribe: false });
+        const token = await tokenFor(grant, 'ingest_token');
+        if (closed) return;
+        await room.connect(grant.livekit_url, token, { autoSubscribe: false });
         await room.localParticipant.publishTrack(video, {
           source: Track.Source.Camera,
           simulcast: false,

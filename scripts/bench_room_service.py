@@ -5,9 +5,18 @@ error rate, rooms created per second, and memory per room. Writes its table into
     .venv/bin/python scripts/bench_room_service.py --max-rooms 3   # a quick check
 
 What it runs, all on loopback: a private livekit-server (free ports, temp dir), the room service as
-its own process (`python -m room_service`, rate limits raised), and no agent worker (no media is
-swapped; the agent dispatch a game start makes is simply never claimed). Players are data-only
-Python rtc clients in the game room (auto_subscribe off), doing what the frontend does:
+its own process (`python -m room_service`, rate limits raised), and one agent worker with the
+passthrough plugin and just enough player slots for the `--media-rooms` rooms (default 1) of each
+level. Players are Python rtc clients in the game room doing what the frontend does:
+
+- light media, in the media rooms only: every player keeps a small camera (`--media-size`,
+  `--media-fps`) on in their ingest room for the whole game, the worker turns them into bodies,
+  and the host watches every body (frames received are counted). These games start first, so the
+  worker's slots are theirs;
+- the other rooms are data-only (auto_subscribe off). The game master holds a game's clock until
+  its media agent joins, and the worker is full, so a stand-in joins each of their game rooms as
+  an agent-kind participant without media (`StandInAgent`), as a job would: this bench measures
+  the room service, and the worker only for the few media rooms;
 
 - rooms are created and joined over HTTP (timed: rooms created per second);
 - every player enrolls for real over HTTP, one at a time: the precomputed upload of a test-media
@@ -34,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -52,10 +62,13 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 import aiohttp  # noqa: E402
-from livekit import rtc  # noqa: E402
+import psutil  # noqa: E402
+from livekit import api, rtc  # noqa: E402
 
 from scripts.benchmarks import DOC_PATH, livekit_server_version, machine, write_section  # noqa: E402
-from tests.support.livekit_server import LIVEKIT_SERVER_BIN, start_livekit_server, stop_process  # noqa: E402
+from agent.plan import SET_PLAN_METHOD  # noqa: E402
+from tests.support.agent_worker import start_agent_worker  # noqa: E402
+from tests.support.livekit_server import LIVEKIT_SERVER_BIN, LiveKitServer, start_livekit_server, stop_process  # noqa: E402
 from tests.support.media import Clip, enrollment_upload, load_clip, media_players  # noqa: E402
 from tests.support.room_service_process import RoomServiceProcess  # noqa: E402
 
@@ -77,7 +90,6 @@ SECTION_INTRO = (
     "heap growth of that level's enrollments; the figure at the largest level is the one to "
     "plan with. Failed calls are transport errors, timeouts and refusals the bench did not "
     "expect, over all RPC and HTTP calls of the level.\n\n"
-
 )
 NAMES = ["Ann", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal"]
 RPC_TIMEOUT_S = 10.0
@@ -130,6 +142,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its children (the worker runs each job in a child process)."""
+    try:
+        root = psutil.Process(pid)
+        total = 0.0
+        for proc in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        return total
+    except psutil.Error:
+        return 0.0
+
+
 def own_cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
@@ -141,8 +167,10 @@ def own_cpu_seconds() -> float:
 class BenchPlayer:
     """A player as the frontend is in a game: the game room for data and RPCs only."""
 
-    def __init__(self, grant: dict, name: str, slot: int, stats_ref: list[Stats]) -> None:
+    def __init__(self, grant: dict, name: str, slot: int, stats_ref: list[Stats], watch: bool = False) -> None:
         self.grant = grant
+        self.watch = watch  # subscribe to the bodies (the host of a media room)
+        self.bodies: BodyWatch | None = None
         self.name = name
         self.slot = slot
         self.id = grant["player_id"]
@@ -158,11 +186,12 @@ class BenchPlayer:
 
     async def connect(self) -> None:
         self.game.on("data_received", self._on_data)
+        self.bodies = BodyWatch(self.game) if self.watch else None
         started = time.perf_counter()
         await self.game.connect(
             self.grant["livekit_url"],
             self.grant["game_token"],
-            rtc.RoomOptions(auto_subscribe=False, connect_timeout=CONNECT_TIMEOUT_S),
+            rtc.RoomOptions(auto_subscribe=self.watch, connect_timeout=CONNECT_TIMEOUT_S),
         )
         self.stats.connect_s.append(time.perf_counter() - started)
 
@@ -254,6 +283,51 @@ class Http:
 # --- enrollment -------------------------------------------------------------------------------
 
 
+class StandInAgent:
+    """An agent-kind participant without media in a data-only room's game room: the game master
+    runs a game's clock only once an agent is there. It accepts body plans and does nothing."""
+
+    def __init__(self, server: LiveKitServer, room_id: str) -> None:
+        self.token = (
+            api.AccessToken(server.api_key, server.api_secret)
+            .with_identity("bench-stand-in-agent")
+            .with_kind("agent")
+            .with_grants(api.VideoGrants(room_join=True, room=f"game-{room_id}", can_publish=False, can_subscribe=False))
+            .to_jwt()
+        )
+        self.url = server.url
+        self.room = rtc.Room()
+
+    async def connect(self) -> None:
+        await self.room.connect(self.url, self.token, rtc.RoomOptions(auto_subscribe=False, connect_timeout=CONNECT_TIMEOUT_S))
+        self.room.local_participant.register_rpc_method(SET_PLAN_METHOD, lambda data: "ok")
+
+
+class BodyWatch:
+    """Counts the body video frames one viewer of a media room receives, per body."""
+
+    def __init__(self, room: rtc.Room) -> None:
+        self.frames: Counter[str] = Counter()
+        self._tasks: list[asyncio.Task] = []
+        room.on("track_subscribed", self._on_track)
+
+    def _on_track(self, track: rtc.Track, publication, participant: rtc.RemoteParticipant) -> None:
+        if track.kind == rtc.TrackKind.KIND_VIDEO and participant.identity.startswith("body-"):
+            self._tasks.append(asyncio.create_task(self._count(track, participant.identity)))
+
+    async def _count(self, track: rtc.Track, body: str) -> None:
+        stream = rtc.VideoStream(track)
+        try:
+            async for _ in stream:
+                self.frames[body] += 1
+        finally:
+            await stream.aclose()
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+
 @dataclass
 class Slot:
     """One seat of a room: the test-media person whose face and voice its player enrolls with."""
@@ -272,11 +346,15 @@ async def stream_camera(clip: Clip, source: rtc.VideoSource, fps: float) -> None
         await asyncio.sleep(1 / fps)
 
 
-async def enroll(http: Http, player: BenchPlayer, slot: Slot, fps: float) -> bool:
-    """Camera on in the ingest room, upload, camera off. Timed from connecting to the answer."""
+async def enroll(
+    http: Http, player: BenchPlayer, slot: Slot, fps: float, keep_camera: list | None = None
+) -> bool:
+    """Camera on in the ingest room, upload, camera off (or left on, added to `keep_camera`, for a
+    media room's game). Timed from connecting to the answer."""
     stats = http._stats_ref[0]
     ingest = rtc.Room()
     camera: asyncio.Task | None = None
+    ok = False
     started = time.perf_counter()
     try:
         await ingest.connect(
@@ -303,14 +381,18 @@ async def enroll(http: Http, player: BenchPlayer, slot: Slot, fps: float) -> boo
         )
         if status == 200:
             stats.enroll_s.append(time.perf_counter() - started)
-        return status == 200
+        ok = status == 200
+        return ok
     except Exception as e:  # noqa: BLE001
         stats.fail(f"enroll: {type(e).__name__} {e}")
         return False
     finally:
-        if camera is not None:
-            camera.cancel()
-        await ingest.disconnect()
+        if ok and keep_camera is not None:
+            keep_camera.append((ingest, camera))
+        else:
+            if camera is not None:
+                camera.cancel()
+            await ingest.disconnect()
 
 
 # --- one room's game --------------------------------------------------------------------------
@@ -434,6 +516,10 @@ class Level:
     livekit_cpu_play_s: float
     clients_cpu_play_s: float
     setup_s: float
+    media_rooms: int = 0
+    bodies_live: int = 0  # bodies of the media rooms whose video reached their host during play
+    body_fps: list[float] = field(default_factory=list)  # per body, frames received / play time
+    worker_cpu_play_s: float = 0.0
 
     @property
     def rss_per_room_kib(self) -> float:
@@ -456,8 +542,10 @@ async def run_level(
     args: argparse.Namespace,
     http: Http,
     service_pid: int,
-    livekit_pid: int,
+    server: LiveKitServer,
+    worker_pid: int | None,
     slots: list[Slot],
+    media_slots: list[Slot],
     stats_ref: list[Stats],
     rng: random.Random,
 ) -> Level:
@@ -478,6 +566,7 @@ async def run_level(
     )
     create_rate = n_rooms / (time.perf_counter() - started)
     hosts = [body for status, body in created if status == 201]
+    media_ids = {host["room_id"] for host in hosts[: args.media_rooms if worker_pid else 0]}
     started = time.perf_counter()
     joined = await asyncio.gather(
         *(
@@ -499,13 +588,18 @@ async def run_level(
             if status == 201
         ]
         if len(grants) == args.players:
+            watch = host["room_id"] in media_ids
             rooms.append(
-                [BenchPlayer(g, NAMES[seat], seat, stats_ref) for seat, g in enumerate(grants)]
+                [BenchPlayer(g, NAMES[seat], seat, stats_ref, watch and seat == 0) for seat, g in enumerate(grants)]
             )
 
     finished = 0
-    play_s = cpu_play = cpu_livekit = cpu_clients = setup_s = 0.0
+    play_s = cpu_play = cpu_livekit = cpu_clients = cpu_worker = setup_s = 0.0
     rss_in_game = rss_before
+    stand_ins: list[StandInAgent] = []
+    cameras: list = []  # (ingest room, camera task) of every media room player
+    body_fps: list[float] = []
+    bodies_live = 0
     try:
         # Everyone into their game room (a few at a time: connects are the heaviest thing here).
         connect_limit = asyncio.Semaphore(8)
@@ -525,12 +619,26 @@ async def run_level(
         good = {p.room_id for p, fine in zip(flat, ok) if fine}
         rooms = [room for room in rooms if all(p.room_id in good for p in room)]
 
-        # Real enrollment, one player at a time.
+        # Data-only rooms get their stand-in agent (the worker is kept for the media rooms).
+        for room in rooms:
+            if room[0].room_id not in media_ids:
+                stand_ins.append(StandInAgent(server, room[0].room_id))
+        joined_ok = await asyncio.gather(*(s.connect() for s in stand_ins), return_exceptions=True)
+        for result in joined_ok:
+            if isinstance(result, BaseException):
+                stats.fail(f"stand-in agent: {type(result).__name__} {result}")
+
+        # Real enrollment, one player at a time; a media room's cameras stay on for its game.
         enrolled_rooms = []
         for room in rooms:
+            media = room[0].room_id in media_ids
             results = []
             for player in room:
-                results.append(await enroll(http, player, slots[player.slot % len(slots)], args.camera_fps))
+                if media:
+                    slot = media_slots[player.slot % len(media_slots)]
+                    results.append(await enroll(http, player, slot, args.media_fps, cameras))
+                else:
+                    results.append(await enroll(http, player, slots[player.slot % len(slots)], args.camera_fps))
             if all(results):
                 enrolled_rooms.append(room)
         rooms = enrolled_rooms
@@ -544,7 +652,24 @@ async def run_level(
                 return None
             return room
 
-        rooms = [room for room in await asyncio.gather(*(open_game(r) for r in rooms)) if room]
+        # Media rooms first, until their bodies are live: the worker's slots are theirs.
+        media_rooms = [r for r in rooms if r[0].room_id in media_ids]
+        media_rooms = [room for room in await asyncio.gather(*(open_game(r) for r in media_rooms)) if room]
+
+        async def bodies_live_for(host: BenchPlayer) -> bool:
+            try:
+                await host.wait(lambda: sum(1 for n in host.bodies.frames.values() if n) >= args.players,
+                                90, "every body's video")
+                return True
+            except TimeoutError as e:
+                stats.fail(f"media room: {e}")
+                return False
+
+        live = await asyncio.gather(*(bodies_live_for(room[0]) for room in media_rooms))
+        media_rooms = [room for room, ok in zip(media_rooms, live) if ok]
+        data_rooms = [r for r in rooms if r[0].room_id not in media_ids]
+        data_rooms = [room for room in await asyncio.gather(*(open_game(r) for r in data_rooms)) if room]
+        rooms = media_rooms + data_rooms
         setup_s = time.monotonic() - level_started
 
         gates = [Gate(len(rooms), timeout=8.0) for _ in range(args.rounds)]
@@ -557,8 +682,10 @@ async def run_level(
 
         sampler = asyncio.create_task(sample_rss())
         cpu_before = cpu_seconds(service_pid)
-        livekit_before = cpu_seconds(livekit_pid)
+        livekit_before = cpu_seconds(server.process.pid)
         clients_before = own_cpu_seconds()
+        worker_before = tree_cpu_seconds(worker_pid) if worker_pid else 0.0
+        frames_before = [dict(room[0].bodies.frames) for room in media_rooms]
         started = time.perf_counter()
         try:
             results = await asyncio.gather(
@@ -571,14 +698,30 @@ async def run_level(
             sampler.cancel()
         play_s = time.perf_counter() - started
         cpu_play = cpu_seconds(service_pid) - cpu_before
-        cpu_livekit = cpu_seconds(livekit_pid) - livekit_before
+        cpu_livekit = cpu_seconds(server.process.pid) - livekit_before
         cpu_clients = own_cpu_seconds() - clients_before
+        cpu_worker = tree_cpu_seconds(worker_pid) - worker_before if worker_pid else 0.0
+        for room, before in zip(media_rooms, frames_before):
+            after = room[0].bodies.frames
+            rates = [(after[b] - before.get(b, 0)) / play_s for b in after]
+            body_fps += rates
+            bodies_live += sum(1 for r in rates if r > 0)
         finished = sum(results)
         rss_in_game = max(rss_samples) if rss_samples else vm_rss_kib(service_pid)
     finally:
         # Leave, then end every room (the host's HTTP call deletes the game room on LiveKit).
         everyone = [p for room in rooms for p in room]
-        await asyncio.gather(*(p.game.disconnect() for p in everyone), return_exceptions=True)
+        for player in everyone:
+            if player.bodies is not None:
+                player.bodies.close()
+        for _, camera in cameras:
+            camera.cancel()
+        await asyncio.gather(
+            *(p.game.disconnect() for p in everyone),
+            *(s.room.disconnect() for s in stand_ins),
+            *(ingest.disconnect() for ingest, _ in cameras),
+            return_exceptions=True,
+        )
         await asyncio.gather(
             *(
                 http.call(
@@ -606,6 +749,10 @@ async def run_level(
         livekit_cpu_play_s=cpu_livekit,
         clients_cpu_play_s=cpu_clients,
         setup_s=setup_s or time.monotonic() - level_started,
+        media_rooms=len(media_ids),
+        bodies_live=bodies_live,
+        body_fps=body_fps,
+        worker_cpu_play_s=cpu_worker,
     )
 
 
@@ -690,6 +837,26 @@ def render(
             f"| {pct(lv.service_cpu_play_s)} / {pct(lv.livekit_cpu_play_s)} / {pct(lv.clients_cpu_play_s)} "
             f"of one core over {lv.play_s:.0f} s |"
         )
+    media_levels = [lv for lv in levels if lv.media_rooms]
+    if media_levels:
+        lines += [
+            "",
+            f"Light media in {args.media_rooms} room(s) of each level: every player's {args.media_size}x"
+            f"{args.media_size} camera at {args.media_fps:.0f} fps into their ingest room for the whole game, "
+            "the agent worker (passthrough plugin) publishing the bodies, the host watching them. The other "
+            "rooms are data-only with a stand-in agent. Body fps is what reached the host, per body.",
+            "",
+            "| rooms | media rooms | bodies live / watched | body fps received p50 / min | worker CPU in play |",
+            "|---|---|---|---|---|",
+        ]
+        for lv in media_levels:
+            watched = lv.media_rooms * lv.players  # the host watches every body, its own included
+            fps = sorted(lv.body_fps)
+            fps_text = f"{percentile(fps, 50):.1f} / {fps[0]:.1f}" if fps else "-"
+            worker_cpu = f"{100 * lv.worker_cpu_play_s / lv.play_s:.0f} % of one core" if lv.play_s else "-"
+            lines.append(
+                f"| {lv.rooms} | {lv.media_rooms} | {lv.bodies_live} / {watched} | {fps_text} | {worker_cpu} |"
+            )
     lines += [
         "",
         "| setup, per level | rooms created/s | joins/s | enrollment per player p50 / max "
@@ -784,13 +951,16 @@ async def bench(args: argparse.Namespace) -> int:
     sources = media_players()
     loop = asyncio.get_running_loop()
     slots = []
+    media_slots = []
     for source in sources[: min(args.players, len(sources))]:
         clip = await loop.run_in_executor(None, load_clip, source.video, 2.0)
         photo, voice = await loop.run_in_executor(None, enrollment_upload, source, clip)
         slots.append(Slot(clip, photo, voice))
+        small = await loop.run_in_executor(None, load_clip, source.video, 4.0, args.media_size)
+        media_slots.append(Slot(small, photo, voice))
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-room-service-"))
-    server = service = None
+    server = service = worker = None
     levels: list[Level] = []
     burst = None
     warmup_s = None
@@ -798,10 +968,15 @@ async def bench(args: argparse.Namespace) -> int:
     problems: list[str] = []
     try:
         server = start_livekit_server(workdir)
+        if args.media_rooms > 0:  # slots for the media rooms only: it refuses every other game
+            worker = start_agent_worker(
+                server, workdir, "bodyswap-bench",
+                extra_env={"BODYSWAP_AGENT_PLAYER_SLOTS": str(args.media_rooms * args.players)},
+            )
         service = RoomServiceProcess(
             server,
             workdir / "rooms",
-            "bodyswap-bench",  # no worker takes this name: dispatches wait unclaimed, no media runs
+            "bodyswap-bench",
             BODYSWAP_CREATE_RATE_PER_MINUTE="1000000",
             BODYSWAP_JOIN_RATE_PER_MINUTE="1000000",
         )
@@ -837,7 +1012,9 @@ async def bench(args: argparse.Namespace) -> int:
                     )
                     break
                 print(f"level: {n} rooms x {args.players} players ...", flush=True)
-                level = await run_level(n, args, http, pid, server.process.pid, slots, stats_ref, rng)
+                level = await run_level(
+                    n, args, http, pid, server, worker.process.pid if worker else None, slots, media_slots, stats_ref, rng
+                )
                 levels.append(level)
                 print(
                     f"  finished {level.finished}/{n}, vote p50 {ms(level.p('bodyswap.vote', 50))} "
@@ -864,6 +1041,8 @@ async def bench(args: argparse.Namespace) -> int:
     finally:
         if service is not None:
             service.stop()
+        if worker is not None:
+            stop_process(worker.process)
         if server is not None:
             stop_process(server.process)
         if args.keep_workdir:
@@ -892,6 +1071,9 @@ def main() -> int:
     parser.add_argument("--reveal-seconds", type=int, default=5)
     parser.add_argument("--drafts", type=int, default=2, help="unlocked ballots before the locked one")
     parser.add_argument("--camera-fps", type=float, default=5.0, help="frame rate of the enrollment camera")
+    parser.add_argument("--media-rooms", type=int, default=1, help="rooms per level with cameras on and a real worker")
+    parser.add_argument("--media-size", type=int, default=256, help="the media rooms' cameras: size x size")
+    parser.add_argument("--media-fps", type=float, default=10.0, help="the media rooms' camera frame rate")
     parser.add_argument("--time-budget", type=float, default=420.0, help="seconds; no level starts that would not fit")
     parser.add_argument("--burst", type=int, default=20, help="rooms in the creation burst (0: none)")
     parser.add_argument("--burst-concurrency", type=int, default=5)

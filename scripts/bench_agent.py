@@ -46,7 +46,6 @@ import asyncio
 import json
 import os
 import secrets
-import shlex
 import shutil
 import sys
 import tempfile
@@ -67,7 +66,7 @@ from bodyswap_api import AudioBlock, Enrollment, VideoFrame, load_plugin  # noqa
 from livekit import api, rtc  # noqa: E402
 
 from agent.plan import BodySeat, MediaPlan  # noqa: E402
-from scripts.benchmarks import DOC_PATH, gpu_names, livekit_server_version, machine, write_section  # noqa: E402
+from scripts.benchmarks import DOC_PATH, gpu_names, livekit_server_version, machine, reproduce_command, write_section  # noqa: E402
 from scripts.marks import (  # noqa: E402
     TONES,
     BurstDetector,
@@ -162,16 +161,6 @@ def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU spent between two snapshots; processes born in between count from zero. (A process
     that exited in between loses its last slice; none should during a window.)"""
     return sum(after[p] - before.get(p, 0.0) for p in after)
-
-
-def reproduce_command() -> str:
-    python = Path(sys.executable)
-    try:
-        python_text = str(python.relative_to(REPO_ROOT))
-    except ValueError:
-        python_text = str(python)
-    script = Path(__file__).resolve().relative_to(REPO_ROOT)
-    return shlex.join([python_text, str(script), *sys.argv[1:]])
 
 
 # --- media ------------------------------------------------------------------------------------
@@ -868,7 +857,7 @@ def worker_body_stats(records: list[dict], body: str) -> str:
 async def bench(args: argparse.Namespace) -> int:
     run_started = time.monotonic()
     info = machine(gpu=gpu_names(), livekit=livekit_server_version(LIVEKIT_SERVER_BIN))
-    command = reproduce_command()
+    command = reproduce_command(__file__)
     print(f"machine: {info}", flush=True)
     compute = await asyncio.get_running_loop().run_in_executor(
         None, plugin_compute, args.plugin, args.width, args.height

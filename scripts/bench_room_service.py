@@ -48,7 +48,6 @@ import json
 import os
 import random
 import re
-import shlex
 import shutil
 import sys
 import tempfile
@@ -65,7 +64,7 @@ import aiohttp  # noqa: E402
 import psutil  # noqa: E402
 from livekit import api, rtc  # noqa: E402
 
-from scripts.benchmarks import DOC_PATH, livekit_server_version, machine, write_section  # noqa: E402
+from scripts.benchmarks import DOC_PATH, livekit_server_version, machine, reproduce_command, write_section  # noqa: E402
 from agent.plan import SET_PLAN_METHOD  # noqa: E402
 from tests.support.agent_worker import start_agent_worker  # noqa: E402
 from tests.support.livekit_server import LIVEKIT_SERVER_BIN, LiveKitServer, start_livekit_server, stop_process  # noqa: E402
@@ -928,23 +927,13 @@ def plain_log_line(line: str) -> str:
     return line
 
 
-def reproduce_command() -> str:
-    python = Path(sys.executable)
-    try:
-        python_text = str(python.relative_to(REPO_ROOT))
-    except ValueError:
-        python_text = str(python)
-    script = Path(__file__).resolve().relative_to(REPO_ROOT)
-    return shlex.join([python_text, str(script), *sys.argv[1:]])
-
-
 # --- main -------------------------------------------------------------------------------------
 
 
 async def bench(args: argparse.Namespace) -> int:
     run_started = time.monotonic()
     info = machine(livekit=livekit_server_version(LIVEKIT_SERVER_BIN))
-    command = reproduce_command()
+    command = reproduce_command(__file__)
     print(f"machine: {info}", flush=True)
     rng = random.Random(args.seed)
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -75,6 +77,17 @@ def livekit_server_version(binary: Path) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return "livekit-server unknown"
     return out.strip().replace("livekit-server version ", "livekit-server ") or "livekit-server unknown"
+
+
+def reproduce_command(script: str) -> str:
+    """The command line that ran `script` (its __file__), relative to the repository root: printed
+    beside the figures so anyone can take them again."""
+    python = Path(sys.executable)
+    try:
+        python_text = str(python.relative_to(REPO_ROOT))
+    except ValueError:
+        python_text = str(python)
+    return shlex.join([python_text, str(Path(script).resolve().relative_to(REPO_ROOT)), *sys.argv[1:]])
 
 
 def machine(**extra: str) -> dict[str, str]:

@@ -22,6 +22,8 @@ SHIFT = 4  # fixed-point bits for cv2's polygon drawing (1/16 pixel)
 ONE = 1 << SHIFT
 GRID = 4  # luma pixels per warp-map grid step
 
+LID_LIFT = 0.15  # iod above the upper lid points where a closing lid starts
+LID_FEATHER = 0.05  # iod: the blur of the lid's top edge
 _TOOTH_EDGES = np.array([0.0, -0.27, 0.27, -0.48, 0.48])
 
 
@@ -130,38 +132,61 @@ class Renderer:
 
     # -- closed eyelids ------------------------------------------------------------------------
     def _lid(self, eye: np.ndarray, closure: float, colours: np.ndarray, iod: float, y, u, v) -> None:
-        """Draw the upper lid down over the eye by `closure` (0 open .. 1 shut), lash line at its edge."""
+        """Draw the upper lid down over the eye by `closure` (0 open .. 1 shut), lash line at its edge.
+
+        The lid is the skin just above it, carried down column by column (so it has the skin's own
+        colour and blends in), shaded darker towards its edge, with a tapered lash line there. It
+        starts above the photo's own lashes and liner, which would otherwise show as a second,
+        open-looking eye line above a shut lid, and its top edge is feathered into the socket.
+        """
         closure = min(1.0, closure)
         upper = eye[[1, 2]]
         lower = eye[[5, 4]]
         edge = upper + closure * (lower - upper) * 1.04  # a shut lid overlaps the lower lid a little
-        # the lid starts a little above the photo's own lid line, so its lashes go down with the lid
-        lift = np.array([0.0, 0.09 * iod * min(1.0, 2 * closure)])
-        poly = np.array([eye[0], upper[0] - lift, upper[1] - lift, eye[3], edge[1], edge[0]])
-        lash_line = np.array([eye[0], edge[0], edge[1], eye[3]])
-        pad = max(3, int(0.06 * iod))
-        x0 = max(0, int(poly[:, 0].min()) - pad) & ~1
-        y0 = max(0, int(min(poly[:, 1].min(), lash_line[:, 1].min())) - pad) & ~1
-        x1 = min(self.w, (int(poly[:, 0].max()) + pad + 2) & ~1)
-        y1 = min(self.h, (int(max(poly[:, 1].max(), lash_line[:, 1].max())) + pad + 2) & ~1)
-        if x1 - x0 < 2 or y1 - y0 < 2:
+        lift = np.array([0.0, LID_LIFT * iod * min(1.0, 2 * closure)])
+        top_curve = _smooth(np.array([eye[0], upper[0] - lift, upper[1] - lift, eye[3]]))
+        lash_curve = _smooth(np.array([eye[0], edge[0], edge[1], eye[3]]))
+        lid = np.concatenate([top_curve, lash_curve[::-1][1:-1]])
+        opening = np.concatenate([_smooth(eye[:4]), lash_curve[::-1][1:-1]])  # what must be covered
+        pad = max(3, int(0.15 * iod))
+        x0 = max(0, int(lid[:, 0].min()) - pad) & ~1
+        y0 = max(0, int(lid[:, 1].min()) - pad) & ~1
+        x1 = min(self.w, (int(lid[:, 0].max()) + pad + 2) & ~1)
+        y1 = min(self.h, (int(lid[:, 1].max()) + pad + 2) & ~1)
+        if x1 - x0 < 4 or y1 - y0 < 4:
             return
         off = np.array([x0, y0])
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.fillPoly(mask, [_fixed(poly - off)], 255, cv2.LINE_AA, SHIFT)
-        alpha = cv2.GaussianBlur(mask, (0, 0), max(0.8, 0.025 * iod)).astype(np.float32) / 255.0
+        cv2.fillPoly(mask, [_fixed(lid - off)], 255, cv2.LINE_AA, SHIFT)
+        alpha = cv2.GaussianBlur(mask, (0, 0), max(0.8, LID_FEATHER * iod))
+        cv2.fillPoly(alpha, [_fixed(opening - off)], 255, cv2.LINE_AA, SHIFT)
+        alpha = alpha.astype(np.float32) / 255.0
+        # lashes: a dark line along the lid's edge, full in the middle, tapering to the corners
         lash = np.zeros_like(mask)
-        thickness = max(1, int(round(0.03 * iod)))
-        cv2.polylines(lash, [_fixed(lash_line - off)], False, 255, thickness, cv2.LINE_AA, SHIFT)
-        lash_alpha = lash.astype(np.float32) / 255.0 * min(1.0, 0.3 + closure)
+        thin = max(1, int(round(0.015 * iod)))
+        cv2.polylines(lash, [_fixed(lash_curve - off)], False, 255, thin, cv2.LINE_AA, SHIFT)
+        n = len(lash_curve)
+        cv2.polylines(lash, [_fixed(lash_curve[n // 5 : n - n // 5] - off)], False, 255,
+                      max(thin + 1, int(round(0.03 * iod))), cv2.LINE_AA, SHIFT)
+        lash_alpha = cv2.GaussianBlur(lash, (0, 0), 0.7).astype(np.float32) / 255.0 * min(1.0, 0.3 + closure)
+        # the skin above the lid, per column: the brighter part of a band just above its top (not
+        # the lashes, liner or brow hair there), smoothed along the row
+        cols = np.arange(x0, x1)
+        order = np.argsort(top_curve[:, 0])
+        above = np.interp(cols, top_curve[order, 0], top_curve[order, 1]) - 0.02 * iod
+        band = np.round(above)[None, :] - np.arange(max(3, int(0.1 * iod)))[:, None]
+        samples = y[np.clip(band, 0, self.h - 1).astype(int), cols].astype(np.float32)
         lid_y, lid_u, lid_v, lash_y = colours
-        rows = np.arange(y0, y1, dtype=np.float32)[:, None]
-        top, bottom = float(upper[:, 1].mean() - lift[1]), float(edge[:, 1].mean())
-        t = np.clip((rows - top) / max(bottom - top, 1.0), 0.0, 1.0)
-        shade = lid_y * (0.86 + 0.25 * t - 0.3 * t * t)  # rounded over the eyeball, in the socket's shade
+        # a brow or eye shadow right above the lid: no darker than the profile's lid colour allows
+        skin_y = np.maximum(np.percentile(samples, 80, axis=0), 0.9 * lid_y)[None, :]
+        skin_y = cv2.GaussianBlur(skin_y, (0, 0), max(1.0, 0.06 * iod), borderType=cv2.BORDER_REPLICATE)
+        grid_rows = np.arange(y0, y1, dtype=np.float32)[:, None]
+        top, bottom = float(top_curve[:, 1].min()), float(lash_curve[:, 1].max())
+        t = np.clip((grid_rows - top) / max(bottom - top, 1.0), 0.0, 1.0)
+        shade = skin_y * (1.0 - 0.12 * t * t)  # rounded over the eyeball, darker into the lash line
         roi = y[y0:y1, x0:x1].astype(np.float32)
         roi = roi * (1 - alpha) + shade * alpha
-        roi = roi * (1 - lash_alpha) + lash_y * lash_alpha
+        roi = roi * (1 - lash_alpha) + min(lash_y, 0.45 * lid_y) * lash_alpha
         y[y0:y1, x0:x1] = np.clip(roi, 0, 255).astype(np.uint8)
         a2 = cv2.resize(alpha, ((x1 - x0) // 2, (y1 - y0) // 2), interpolation=cv2.INTER_AREA)
         for plane, value in ((u, lid_u), (v, lid_v)):

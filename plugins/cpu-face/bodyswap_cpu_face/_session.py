@@ -44,7 +44,10 @@ SCALE_SHARE, SHIFT_SHARE = 0.5, 0.7  # leaning in zooms the face only, not the h
 MAX_EXPRESSION = 0.4  # iod
 NEUTRAL_EYE_PERCENTILE = 65  # the driver's open-eye ratio, from the calibration frames
 WIDEN_GAIN = 0.8
-CLOSED_AT = 0.6  # an eye aspect ratio this much below neutral draws the lid fully shut
+# An eye aspect ratio this much below neutral draws the lid fully shut. The lid's travel is then
+# proportional to the driver's relative closing: dlib reads a shut eye (lashes) at about 0.2 of open,
+# on the driver and on the drawn lid alike. (At 0.6 a glance down already shut the body's eyes.)
+CLOSED_AT = 0.8
 PATCH = 20  # side of the normalised face patch the tracker compares
 PATCH_MIN_CORR = 0.45
 SECOND_FACE_SHARE = 0.35  # a second detected face at least this share of the first's area

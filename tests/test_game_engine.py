@@ -139,7 +139,7 @@ def voting(n: int, seed: int = 0, **settings: int) -> Table:
 
 def test_default_settings():
     assert GameSettings() == GameSettings(
-        min_players=3, max_players=8, rounds=3, turn_seconds=30, vote_seconds=45, reveal_seconds=20
+        min_players=2, max_players=8, rounds=3, turn_seconds=30, vote_seconds=45, reveal_seconds=20
     )
     assert {f.name for f in fields(GameSettings)} == set(SETTING_BOUNDS)
 
@@ -152,8 +152,8 @@ def test_validated_settings_take_partial_values():
 @pytest.mark.parametrize(
     ("values", "code", "says"),
     [
-        ({"min_players": 2}, "invalid_setting", "from 3 to 8"),
-        ({"max_players": 9}, "invalid_setting", "from 3 to 8"),
+        ({"min_players": 1}, "invalid_setting", "from 2 to 8"),
+        ({"max_players": 9}, "invalid_setting", "from 2 to 8"),
         ({"rounds": 0}, "invalid_setting", "number of rounds"),
         ({"turn_seconds": "30"}, "invalid_setting", "whole number"),
         ({"vote_seconds": 45.5}, "invalid_setting", "whole number"),
@@ -337,7 +337,7 @@ def test_the_host_changes_settings_in_the_lobby():
 
 
 def test_start_needs_the_host_enough_players_and_everyone_enrolled_and_ready():
-    table = lobby(2)
+    table = lobby(2, min_players=3)
     table.refuse(Start("p2"), "not_host")
     assert table.refuse(Start("p1"), "too_few_players").message == (
         "At least 3 players are needed to start; there are 2."
@@ -354,6 +354,23 @@ def test_start_needs_the_host_enough_players_and_everyone_enrolled_and_ready():
     assert not table.state.players["p1"].ready  # the host's Start is their ready
     table.do(Start("p1"))
     table.refuse(Start("p1"), "wrong_phase")
+
+
+def test_two_players_can_play_a_whole_game_each_in_the_others_body():
+    """The default minimum, so one person can try the game in two browser windows."""
+    table = lobby(1)
+    assert table.refuse(Start("p1"), "too_few_players").message == (
+        "At least 2 players are needed to start; there are 1."
+    )
+    table = started(2, rounds=2)
+    for round_number in (1, 2):
+        state = table.state
+        assert state.round == round_number
+        assert state.wearing == {"p1": state.own_body("p2"), "p2": state.own_body("p1")}
+        table.to_vote()
+        table.tick_out()
+        table.tick_out()
+    assert table.state.phase is Phase.FINAL
 
 
 def test_min_players_setting_is_respected():

@@ -35,8 +35,8 @@ class GameError(Exception):
 
 # Inclusive bounds of every setting, and how a player reads its name.
 SETTING_BOUNDS: dict[str, tuple[int, int]] = {
-    "min_players": (3, 8),
-    "max_players": (3, 8),
+    "min_players": (2, 8),  # two is a trial run (each wears the other's body); the fun starts at 4
+    "max_players": (2, 8),
     "rounds": (1, 10),
     "turn_seconds": (10, 300),
     "vote_seconds": (15, 600),
@@ -58,7 +58,8 @@ class GameSettings:
     # vote and the reveal: n x 30 s + 45 s + 20 s = 185 s (4 players), 215 s (5), 245 s (6). Three
     # rounds: 9.3, 10.8 and 12.3 minutes, plus about 3 minutes of lobby and enrollment: 12.3, 13.8 and
     # 15.3 minutes if every timer runs out; passes and votes that close early make it shorter.
-    min_players: int = 3
+    # Two may start, so one person can try the whole game in two browser windows.
+    min_players: int = 2
     max_players: int = 8
     rounds: int = 3
     turn_seconds: int = 30

@@ -67,6 +67,12 @@ export function Lobby() {
                 Start the game
               </button>
               {blocker && <p className="hint">{blocker}</p>}
+              {!blocker && view.players.length === 2 && (
+                <p className="hint">
+                  With two players you each wear the other's body, so the guessing is easy: a trial run. Bodyswap is
+                  best with 4 to 6.
+                </p>
+              )}
             </>
           ) : (
             <>

@@ -9,7 +9,7 @@ const FIELDS: { key: keyof Settings; label: string; min: number; max: number }[]
   { key: 'turn_seconds', label: 'Turn (seconds)', min: 10, max: 300 },
   { key: 'vote_seconds', label: 'Vote (seconds)', min: 15, max: 600 },
   { key: 'reveal_seconds', label: 'Reveal (seconds)', min: 5, max: 120 },
-  { key: 'max_players', label: 'Max players', min: 3, max: 8 },
+  { key: 'max_players', label: 'Max players', min: 2, max: 8 },
 ];
 
 export function SettingsForm() {

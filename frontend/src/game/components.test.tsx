@@ -70,6 +70,14 @@ describe('Lobby', () => {
     expect((screen.getByLabelText(/Invite link/) as HTMLInputElement).value).toContain('/join/room1?invite=');
   });
 
+  it('lets two players start, and says that two is a trial run', () => {
+    const view = publicView({ players: [player(ANN, 'Ann'), player(BO, 'Bo')] });
+    const { rpc } = renderInGame(<Lobby />, storeOf(view));
+    fireEvent.click(screen.getByRole('button', { name: 'Start the game' }));
+    expect(rpc).toHaveBeenLastCalledWith('bodyswap.start', undefined);
+    expect(screen.getByText(/each wear the other's body/)).toBeTruthy();
+  });
+
   it('gives a guest a ready toggle and no host controls', () => {
     const view = publicView({ players: [player(ANN, 'Ann'), player(BO, 'Bo', { ready: false, is_host: false })] });
     const { rpc } = renderInGame(<Lobby />, storeOf(view, { player_id: BO, name: 'Bo', is_host: false }));

@@ -18,7 +18,7 @@ export function publicView(extra: Partial<PublicView> = {}): PublicView {
     rounds: 3,
     multiplier: 0,
     host_id: ANN,
-    settings: { min_players: 3, max_players: 8, rounds: 3, turn_seconds: 30, vote_seconds: 45, reveal_seconds: 20 },
+    settings: { min_players: 2, max_players: 8, rounds: 3, turn_seconds: 30, vote_seconds: 45, reveal_seconds: 20 },
     players: [player(ANN, 'Ann'), player(BO, 'Bo'), player(CY, 'Cy')],
     bodies: [],
     hot_seat: null,

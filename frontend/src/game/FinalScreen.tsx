@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { ErrorNote } from '../components/ui';
+import { EndRoomButton } from './EndRoomButton';
 import { useGame } from './GameContext';
 import { isHost } from './gameState';
 import { RPC } from './protocol';
@@ -41,6 +42,7 @@ export function FinalScreen({ onLeave }: { onLeave: () => void }) {
           Leave
         </button>
       </div>
+      {isHost(store) && <EndRoomButton />}
       <ErrorNote>{error}</ErrorNote>
     </main>
   );

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { ErrorNote } from '../components/ui';
 import { api } from '../lib/api';
+import { EndRoomButton } from './EndRoomButton';
 import { useGame } from './GameContext';
 import { isHost, mePlayer, startBlocker } from './gameState';
 import { InviteLink } from './InviteLink';
@@ -102,6 +103,7 @@ export function Lobby() {
           <button type="button" className="link" onClick={() => void deleteMyData()}>
             Delete my photo and voice
           </button>
+          {host && <EndRoomButton />}
         </section>
       </div>
       {me?.enrolled && <Mirror />}

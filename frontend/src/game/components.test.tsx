@@ -1,5 +1,5 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ANN, BO, CY, player, publicView, voteView } from '../test/fixtures';
 import { renderInGame, storeOf } from '../test/renderInGame';
 import { Ballot } from './Ballot';
@@ -7,7 +7,10 @@ import { FinalScreen } from './FinalScreen';
 import { Lobby } from './Lobby';
 import { RevealScreen } from './RevealScreen';
 
-afterEach(cleanup);
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+});
 
 const WEARING_BO = { body: { body_id: 'body-b', body_name: 'Bo' } };
 
@@ -131,6 +134,29 @@ describe('FinalScreen', () => {
     expect(screen.getByRole('list', { name: 'Final ranking' }).textContent).toContain('Cy (left)');
     fireEvent.click(screen.getByRole('button', { name: 'Play again' }));
     expect(rpc).toHaveBeenLastCalledWith('bodyswap.play_again');
+  });
+});
+
+describe('EndRoomButton', () => {
+  it('ends the room for everyone after the host confirms, and only the host sees it', async () => {
+    const view = publicView({ players: [player(ANN, 'Ann'), player(BO, 'Bo')] });
+    const fetch = vi.fn(async (_url: string, _init?: RequestInit) => new Response('{"ended": true}', { status: 200 }));
+    const ends = () => fetch.mock.calls.filter(([url]) => url.endsWith('/end'));
+    vi.stubGlobal('fetch', fetch);
+    const confirm = vi.fn(() => false);
+    vi.stubGlobal('confirm', confirm);
+    renderInGame(<Lobby />, storeOf(view));
+    const end = screen.getByRole('button', { name: 'End the room for everyone' });
+    fireEvent.click(end);
+    expect(confirm).toHaveBeenCalledTimes(1);
+    expect(ends()).toHaveLength(0); // changed their mind: nothing happens
+    confirm.mockReturnValue(true);
+    fireEvent.click(end);
+    await waitFor(() => expect(window.location.pathname).toBe('/'));
+    expect(ends()).toEqual([['/api/rooms/room1/end', expect.objectContaining({ method: 'POST' })]]);
+    cleanup();
+    renderInGame(<Lobby />, storeOf(view, { player_id: BO, name: 'Bo', is_host: false }));
+    expect(screen.queryByRole('button', { name: 'End the room for everyone' })).toBeNull();
   });
 });
 

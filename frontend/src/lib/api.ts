@@ -67,6 +67,7 @@ export const api = {
     request<PlayerGrant>('POST', `/api/rooms/${encodeURIComponent(roomId)}/join`, { name, invite }),
   me: (grant: PlayerGrant) => request<Views>('GET', `/api/rooms/${grant.room_id}/me`, undefined, grant.player_key),
   leave: (grant: PlayerGrant) => request<unknown>('POST', `/api/rooms/${grant.room_id}/leave`, {}, grant.player_key),
+  endRoom: (grant: PlayerGrant) => request<unknown>('POST', `/api/rooms/${grant.room_id}/end`, {}, grant.player_key),
   deleteMyData: (grant: PlayerGrant) =>
     request<unknown>('DELETE', `/api/rooms/${grant.room_id}/enrollment`, undefined, grant.player_key),
   renewGrant: (grant: PlayerGrant) => request<PlayerGrant>('POST', `/api/rooms/${grant.room_id}/grant`, undefined, grant.player_key),

@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 from aiohttp import web
-from bodyswap_api import load_plugin, plugin_available, plugin_names
+from bodyswap_api import load_plugin, plugin_names
 from livekit import api
 
 from agent.plan import AGENT_IDENTITY, SAMPLE_PREFIX
@@ -54,6 +54,7 @@ SAMPLES = web.AppKey("samples", SampleBodies)
 MIRRORS = web.AppKey("mirrors", Mirrors)
 METRICS = web.AppKey("metrics", ServiceMetrics)
 LEASES = web.AppKey("leases", RoomLeases)
+PLUGINS = web.AppKey("plugins", frozenset)  # names a room may ask for: fixed by what is installed
 FORWARDER = web.AppKey("forwarder", dict)  # {"http": aiohttp.ClientSession, "task": lease upkeep}
 READY_TIMEOUT_S = 3.0
 
@@ -178,7 +179,7 @@ async def create_room(request: web.Request) -> web.Response:
     name = read_name(body)
     settings = request.app[SETTINGS]
     plugin = body.get("plugin", settings.swap_plugin)
-    if not isinstance(plugin, str) or not plugin_available(plugin):
+    if not isinstance(plugin, str) or plugin not in request.app[PLUGINS]:
         raise RoomError(
             400, "unknown_plugin", f"This server has no swap plugin called {str(plugin)[:64]!r}."
         )
@@ -499,11 +500,11 @@ def frontend_handlers(dist: Path) -> tuple[Callable, Callable]:
 # --- assembly -------------------------------------------------------------------------------
 
 
-def load_openapi() -> dict:
+def load_openapi(plugins: frozenset[str]) -> dict:
     document = yaml.safe_load(resources.files(__package__).joinpath("openapi.yaml").read_text())
     # The plugins a room may ask for are those installed here: the document says which.
     plugin = document["components"]["schemas"]["CreateRequest"]["properties"]["plugin"]
-    plugin["enum"] = plugin_names()
+    plugin["enum"] = sorted(plugins)
     return document
 
 
@@ -543,7 +544,9 @@ def create_app(
         "create": RateLimiter(settings.create_rate_per_minute, time.monotonic),
         "join": RateLimiter(settings.join_rate_per_minute, time.monotonic),
     }
-    app[OPENAPI] = load_openapi()
+    # Read once: finding the plugins loads every installed one (tens of ms, on the event loop).
+    plugins = app[PLUGINS] = frozenset(plugin_names())
+    app[OPENAPI] = load_openapi(plugins)
     app[SAMPLES] = SampleBodies(settings.sample_bodies_dir)
     mirrors = app[MIRRORS] = Mirrors(gateway, settings.agent_base_url, settings.swap_plugin)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_API_KEY = "devkey"
@@ -35,6 +35,19 @@ class AgentSettings(BaseSettings):
         description="Bodies this machine runs at once (e.g. per GPU); LiveKit dispatches no room "
         "to a worker whose slots are full, and the worker refuses a room that does not fit",
     )
+    gpus: str = Field(
+        "",
+        validation_alias="BODYSWAP_AGENT_GPUS",
+        description="CUDA devices this worker places rooms on, e.g. '0,1' (empty: no per-GPU "
+        "placement); each room's job sees only its own device (CUDA_VISIBLE_DEVICES)",
+    )
+    player_slots_per_gpu: int | None = Field(
+        None,
+        validation_alias="BODYSWAP_AGENT_PLAYER_SLOTS_PER_GPU",
+        gt=0,
+        description="With BODYSWAP_AGENT_GPUS: bodies each GPU runs at once; a room goes whole onto "
+        "the GPU with the most free slots, and the worker's slots are this times the GPUs",
+    )
     job_memory_limit_mb: float = Field(
         4096,
         validation_alias="BODYSWAP_AGENT_JOB_MEMORY_LIMIT_MB",
@@ -51,3 +64,15 @@ class AgentSettings(BaseSettings):
         validation_alias="BODYSWAP_AGENT_IDLE_PROCESSES",
         description="Job processes kept warm so a game starts without an import delay",
     )
+
+    @property
+    def gpu_devices(self) -> list[str]:
+        return [d.strip() for d in self.gpus.split(",") if d.strip()]
+
+    @model_validator(mode="after")
+    def _per_gpu_slots_with_gpus(self) -> AgentSettings:
+        if self.gpu_devices and self.player_slots_per_gpu is None:
+            raise ValueError("BODYSWAP_AGENT_GPUS needs BODYSWAP_AGENT_PLAYER_SLOTS_PER_GPU (bodies per GPU)")
+        if self.player_slots_per_gpu is not None and not self.gpu_devices:
+            raise ValueError("BODYSWAP_AGENT_PLAYER_SLOTS_PER_GPU needs BODYSWAP_AGENT_GPUS (which GPUs)")
+        return self

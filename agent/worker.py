@@ -15,7 +15,7 @@ from prometheus_client import Gauge, values
 
 from .batching import VideoBatcher
 from .body import Body
-from .capacity import PlayerSlots, seats_of
+from .capacity import GPU_ATTRIBUTE, PlayerSlots, RunningJob, seats_of
 from .plan import AGENT_IDENTITY, GAME_MASTER_IDENTITY, MIRROR_AGENT_IDENTITY, SET_PLAN_METHOD, BodySeat, MediaPlan
 from .profiles import ProfileCache
 from .settings import AgentSettings
@@ -56,6 +56,10 @@ def token_factory(settings: AgentSettings):
 async def entrypoint(ctx: JobContext) -> None:
     settings = AgentSettings()
     plan = MediaPlan.model_validate_json(ctx.job.metadata)
+    device = (ctx.token_claims().attributes or {}).get(GPU_ATTRIBUTE)
+    if device:  # the GPU the worker placed this room on; CUDA reads it at its first call
+        os.environ["CUDA_VISIBLE_DEVICES"] = device
+        logger.info("room %s placed on GPU %s (%d players)", ctx.room.name, device, len(plan.seats))
     plugin = load_plugin(plan.plugin)
     # The job's own participant carries no media: it receives plan changes from the game master.
     await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
@@ -165,11 +169,15 @@ class SlotGauges:
 
 
 def build_server(settings: AgentSettings) -> AgentServer:
-    slots = PlayerSlots(settings.player_slots)
+    devices = settings.gpu_devices
+    slots = PlayerSlots(settings.player_slots_per_gpu or settings.player_slots, devices=devices)
     gauges = SlotGauges()
 
-    def running(server: AgentServer) -> list[tuple[str, str]]:
-        return [(info.job.id, info.job.metadata) for info in server.active_jobs]
+    def running(server: AgentServer) -> list[RunningJob]:
+        return [
+            RunningJob(info.job.id, info.job.metadata, (info.accept_arguments.attributes or {}).get(GPU_ATTRIBUTE))
+            for info in server.active_jobs
+        ]
 
     def load(server: AgentServer) -> float:
         # Capacity is counted in players, not in CPU load: a busy CPU must not make LiveKit think
@@ -180,7 +188,15 @@ def build_server(settings: AgentSettings) -> AgentServer:
 
     async def on_request(request: JobRequest) -> None:
         if slots.reserve(request.job.id, request.job.metadata, running(server)):
-            await request.accept()
+            device = slots.device_of(request.job.id)
+            await request.accept(attributes={GPU_ATTRIBUTE: device} if device else None)
+        elif devices:
+            free = ", ".join(f"GPU {d}: {n}" for d, n in slots.free_by_pool(running(server)).items())
+            logger.warning(
+                "refusing room %s: needs %d player slots on one GPU, free %s",
+                request.room.name, seats_of(request.job.metadata), free,
+            )
+            await request.reject()
         else:
             logger.warning(
                 "refusing room %s: needs %d player slots, %d of %d free",

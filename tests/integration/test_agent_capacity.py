@@ -56,3 +56,39 @@ async def test_a_room_waits_for_a_worker_with_slots_for_all_its_players(http, li
             if worker is not None:
                 stop_process(worker.process)
         await runner.cleanup()
+
+
+async def test_per_gpu_slots_place_each_room_whole_on_one_gpu(http, livekit_server, tmp_path):
+    """With BODYSWAP_AGENT_GPUS each room's job gets one GPU (CUDA_VISIBLE_DEVICES in its process,
+    shown as the agent's `bodyswap.gpu` attribute); rooms spread over the GPUs. No GPU is needed:
+    the passthrough plugin ignores the device."""
+    settings = room_service_settings(livekit_server, free_port(), tmp_path / "data")
+    settings.agent_name = f"{AGENT_NAME}-gpus"
+    runner = await serve(settings)
+    base = f"http://127.0.0.1:{settings.port}"
+    worker = start_agent_worker(
+        livekit_server, tmp_path, settings.agent_name, log_name="gpus",
+        extra_env={"BODYSWAP_AGENT_GPUS": "0,1", "BODYSWAP_AGENT_PLAYER_SLOTS_PER_GPU": "2"},
+    )
+    rooms: list[list[GamePlayer]] = []
+    try:
+        for names in (["Ann", "Bo"], ["Cy", "Di"]):
+            players = await enrolled_players(http, base, names)
+            rooms.append(players)
+            await players[1].rpc("bodyswap.ready", {"ready": True})
+            await players[0].rpc("bodyswap.start")
+            await players[0].wait_for(lambda p=players[0]: len(bodies(p)) == 2, 60, "the room's two bodies")
+
+        def gpu_of(player: GamePlayer) -> str:
+            (agent,) = [p for p in player.game.remote_participants.values() if p.attributes.get("bodyswap.gpu")]
+            return agent.attributes["bodyswap.gpu"]
+
+        assert sorted(gpu_of(room[0]) for room in rooms) == ["0", "1"]
+        log = worker.log_text()
+        assert "placed on GPU 0 (2 players)" in log and "placed on GPU 1 (2 players)" in log
+    finally:
+        for players in rooms:
+            for player in players:
+                await player.leave()
+        stop_process(worker.process)
+        await runner.cleanup()

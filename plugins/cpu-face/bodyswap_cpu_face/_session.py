@@ -35,6 +35,7 @@ from ._render import Renderer
 from .profile import Profile
 
 CHECK_EVERY = 30  # frames between detector checks while tracking
+BOX_FOLLOW = 0.45  # share of the detector's box-to-points relation taken at each check
 MIN_CUTOFF, BETA, D_CUTOFF = 1.7, 6.0, 1.0
 EASE_OUT_S, EASE_IN_S = 0.15, 0.25  # time constants of easing to neutral and back
 BASELINE_S = 10.0  # the head pose baseline forgets where the driver sat over this long
@@ -186,6 +187,12 @@ class CpuFaceSession(SwapSession):
                 self.raw = _models.landmarks(gray, overlaps[0])
             else:
                 self.raw = points
+            # Where the detector's box sits on the points changes with pose and expression, and the
+            # model's points depend on the box: one frame's relation, kept for the whole track,
+            # biased the eyes and pitch of some players. Follow it at every check.
+            offset, scale = _models.box_relation(self.raw, overlaps[0])
+            self.box_offset += BOX_FOLLOW * (offset - self.box_offset)
+            self.box_scale += BOX_FOLLOW * (scale - self.box_scale)
             return True
         self.misses += 1
         if self._patch_corr(gray, points) < PATCH_MIN_CORR or self.misses >= 2:

@@ -218,3 +218,54 @@ def test_the_drivers_own_profile_sets_their_neutral_face(profile_bytes, clips):
     assert out.format == "i420"
     # a profile it cannot read is only a missing refinement, not a broken session
     assert plugin.session(b"not a profile", profile_bytes).neutral is None
+
+
+def test_a_closing_lid_covers_the_eye_with_the_skin_above_it(profile_bytes, target_photo):
+    from bodyswap_cpu_face import _geometry as geo
+    from bodyswap_cpu_face._render import Renderer
+
+    profile = Profile.from_bytes(profile_bytes)
+    renderer = Renderer(profile)
+    lm = profile.landmarks
+
+    def body(closure: float) -> np.ndarray:
+        i420 = renderer.render(profile.ctrl, (closure, closure))
+        return i420[: profile.width * profile.height].reshape(profile.height, profile.width)
+
+    def eye_inside(y: np.ndarray, eye: np.ndarray) -> np.ndarray:
+        """The open eye's upper half (between the corners and the upper lid): above the lash line."""
+        mask = np.zeros(y.shape, np.uint8)
+        cv2.fillPoly(mask, [np.round(lm[eye[:4]]).astype(np.int32)], 1)
+        return y[mask > 0].astype(np.float64)
+
+    opened, shut = body(0.0), body(1.0)
+    for eye in (geo.RIGHT_EYE, geo.LEFT_EYE):
+        # the white, iris and pupil give way to an even skin-coloured lid ...
+        assert eye_inside(shut, eye).std() < 0.5 * eye_inside(opened, eye).std()
+        # ... near the cheeks' own lightness (not a dark patch, not a white sticker)
+        cheeks = profile.mouth[5]
+        assert 0.7 * cheeks < float(np.median(eye_inside(shut, eye))) < 1.1 * cheeks
+    # and the landmark model that found the open eyes sees them shut (its eye aspect ratio drops)
+    found = find_face(shut)
+    assert found is not None and geo.eye_opening(found) < 0.6 * geo.eye_opening(lm)
+
+
+def test_the_tracker_box_follows_where_the_detector_puts_it(profile_bytes, clips):
+    session = CpuFacePlugin().session(None, profile_bytes)
+    frames = frames_of(clips["p1"])
+    session.convert_video(frames[0])
+    assert session.raw is not None
+    relation = lambda: np.array([*session.box_offset, session.box_scale])  # noqa: E731
+    start = relation()
+    detector = []
+    for f in frames[1:40]:
+        before = session.since_check
+        session.convert_video(f)
+        if session.since_check < before:  # a detector check ran on this frame
+            gray = f.luma()
+            box = session._detect(gray, full=False)[0]
+            offset, scale = _models.box_relation(session.raw, box)
+            detector.append(np.array([*offset, scale]))
+    assert detector  # a check ran within 40 frames
+    # the relation moved from the first frame's towards the detector's latest
+    assert np.linalg.norm(relation() - detector[-1]) < np.linalg.norm(start - detector[-1])

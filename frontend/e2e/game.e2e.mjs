@@ -43,7 +43,7 @@ async function launchPlayer(name, media, extraFlags = []) {
   const page = await context.newPage();
   page.on('console', (m) => m.type() === 'error' && log(`${name} console:`, m.text()));
   page.on('pageerror', (e) => log(`${name} page error:`, e.message));
-  return { name, browser, page };
+  return { name, browser, context, page };
 }
 
 /** Per body tile: its name, mean brightness of the current frame, and frames decoded so far. */
@@ -293,6 +293,23 @@ async function main() {
     log(`${reloader.name}'s body (${reloader.wearing}) live again for ${host.name} ${((Date.now() - reloadedAt) / 1000).toFixed(1)} s after the reload`);
     await checkBodies([reloader]);
     await shot(reloader, 'after-reload');
+
+    // A network drop: the browser is offline for 8 s (the app notices and says so), then back in
+    // its seat, with fresh tokens, and its body moves again for the others.
+    const dropper = guests[0];
+    const droppedAt = Date.now();
+    await dropper.context.setOffline(true);
+    await dropper.page.locator('.topbar .connection', { hasText: 'reconnecting' }).waitFor({ timeout: 20 * SECOND });
+    await shot(dropper, 'network-drop');
+    await dropper.page.waitForTimeout(Math.max(0, 8 * SECOND - (Date.now() - droppedAt)));
+    const backAt = Date.now();
+    await dropper.context.setOffline(false);
+    await dropper.page.locator('.topbar .connection', { hasText: /^connected$/ }).waitFor({ timeout: 60 * SECOND });
+    await dropper.page.locator('.round-header .phase', { hasText: 'Questions' }).waitFor({ timeout: 30 * SECOND });
+    log(`${dropper.name} reconnected ${((Date.now() - backAt) / 1000).toFixed(1)} s after the network came back`);
+    await waitForLiveBody(host.page, dropper.wearing);
+    log(`${dropper.name}'s body (${dropper.wearing}) live again for ${host.name} ${((Date.now() - backAt) / 1000).toFixed(1)} s after the network came back`);
+    await checkBodies([dropper]);
 
     // Each hot-seat player sees "Your turn", the others see that body highlighted; each passes.
     let turns = 0;

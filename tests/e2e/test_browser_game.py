@@ -2,6 +2,10 @@
 (made from ../shared/media) play a whole round through the real stack: the room service serving
 the built app, a real livekit-server and the real agent worker with the passthrough plugin.
 
+Mid-game one player reloads the page and another loses the network for 8 s (Chromium's offline
+mode: its signalling drops while WebRTC media may go on); both must be back in their seats with
+their bodies moving for the others.
+
 The room service is this test's own, with the shared portraits as the mirror's sample bodies.
 The browsers are driven by frontend/e2e/game.e2e.mjs (playwright-core and Debian's chromium, both
 installed by `./bodyswap setup`). Screenshots of every screen land in .run/e2e-screenshots/.

@@ -150,6 +150,8 @@ export function useGameRoom(grant: PlayerGrant): GameRoom {
 
     room
       .on(RoomEvent.DataReceived, onData)
+      // Signalling lost (media may still flow) or everything lost: either way, say so until resumed.
+      .on(RoomEvent.SignalReconnecting, () => dispatch({ type: 'connection', connection: 'reconnecting' }))
       .on(RoomEvent.Reconnecting, () => dispatch({ type: 'connection', connection: 'reconnecting' }))
       .on(RoomEvent.Reconnected, () => {
         dispatch({ type: 'connection', connection: 'connected' });

@@ -40,6 +40,7 @@ export function useIngest(grant: PlayerGrant, stream: MediaStream | null): Inges
         retryTimer = window.setTimeout(() => void connect(attempt + 1), Math.min(8000, 1000 * 2 ** attempt));
       }
     };
+    room.on(RoomEvent.SignalReconnecting, () => setStatus('retrying'));
     room.on(RoomEvent.Reconnecting, () => setStatus('retrying'));
     room.on(RoomEvent.Reconnected, () => setStatus('live'));
     room.on(RoomEvent.Disconnected, () => {

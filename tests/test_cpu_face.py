@@ -220,7 +220,7 @@ def test_the_drivers_own_profile_sets_their_neutral_face(profile_bytes, clips):
     assert plugin.session(b"not a profile", profile_bytes).neutral is None
 
 
-def test_a_closing_lid_covers_the_eye_with_the_skin_above_it(profile_bytes, target_photo):
+def test_a_closing_lid_covers_the_eye_with_the_skin_above_it(profile_bytes):
     from bodyswap_cpu_face import _geometry as geo
     from bodyswap_cpu_face._render import Renderer
 

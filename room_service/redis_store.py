@@ -1,6 +1,7 @@
 """Rooms in Redis: the RoomStore protocol (store.py) over a small RESP2 client of our own.
 
-Chosen with `BODYSWAP_REDIS_URL` (`redis://host:port/db`). A room is one JSON value under
+Chosen with `BODYSWAP_REDIS_URL` (`redis://host:port/db`, or `rediss://` for TLS, with
+`?ssl_ca_certs=/path/ca.pem` for a private CA). A room is one JSON value under
 `bodyswap:room:<id>`, and the ids are a sorted set `bodyswap:rooms` ordered by last update (as
 SQLite orders them), so any process that reaches the Redis server sees every room: a room service
 restarted on another machine, with an empty disk, picks its rooms up from there. Written with
@@ -13,8 +14,9 @@ command at a time on one connection, and reconnects after a connection error.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from .records import RoomRecord
 
@@ -26,14 +28,27 @@ class RedisError(Exception):
     pass
 
 
+def tls_context(url: str) -> ssl.SSLContext | None:
+    """For rediss:// URLs: verify the server against the system's CAs, or the file named by
+    `?ssl_ca_certs=` (as redis-py spells it), hostname included."""
+    parsed = urlparse(url)
+    if parsed.scheme != "rediss":
+        return None
+    ca_file = parse_qs(parsed.query).get("ssl_ca_certs", [None])[0]
+    return ssl.create_default_context(cafile=ca_file)
+
+
 class RedisClient:
     def __init__(self, url: str, timeout_s: float = 5.0) -> None:
         parsed = urlparse(url)
-        if parsed.scheme != "redis":
-            raise ValueError("BODYSWAP_REDIS_URL must look like redis://host:port/db")
+        if parsed.scheme not in ("redis", "rediss"):
+            raise ValueError(
+                "BODYSWAP_REDIS_URL must look like redis://host:port/db, or rediss://... for TLS"
+            )
         self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 6379
         self.db = int(parsed.path.lstrip("/") or 0)
         self.password = parsed.password
+        self.tls = tls_context(url)
         self.timeout_s = timeout_s
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -41,7 +56,7 @@ class RedisClient:
 
     async def _connect(self) -> None:
         self._reader, self._writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port), self.timeout_s
+            asyncio.open_connection(self.host, self.port, ssl=self.tls), self.timeout_s
         )
         if self.password:
             await self._roundtrip(("AUTH", self.password))

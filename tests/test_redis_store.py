@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
+
 import pytest
 
 from room_service.redis_store import RedisClient, RedisError, RedisRoomStore
-from tests.support.cluster import start_redis
+from tests.support.cluster import self_signed_certificate, start_redis
 from tests.test_storage import record
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -64,3 +66,30 @@ async def test_a_room_has_one_owner_until_it_lets_go_or_its_lease_lapses(redis):
     assert await a.owner("r1") is None
     await a.aclose()
     await b.aclose()
+
+
+async def test_rediss_urls_speak_tls_and_verify_the_server(tmp_path):
+    cert, key = self_signed_certificate(tmp_path)
+    server = start_redis(tmp_path, tls=(cert, key))
+    try:
+        trusted = RedisRoomStore(f"rediss://{server.address}/2?ssl_ca_certs={cert}")
+        await trusted.save(record("r1"))
+        assert await trusted.load("r1") == record("r1")
+        await trusted.delete("r1")
+        await trusted.aclose()
+
+        untrusted = RedisClient(f"rediss://{server.address}/2")  # the system's CAs do not know it
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await untrusted.execute("PING")
+        await untrusted.aclose()
+        plain = RedisClient(f"redis://{server.address}/2", timeout_s=2)  # no TLS to a TLS-only port
+        with pytest.raises((OSError, TimeoutError, EOFError)):
+            await plain.execute("PING")
+        await plain.aclose()
+    finally:
+        server.stop()
+
+
+async def test_a_redis_url_of_another_scheme_is_refused():
+    with pytest.raises(ValueError, match="rediss://"):
+        RedisClient("http://127.0.0.1:6379")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from dataclasses import dataclass
@@ -29,7 +30,19 @@ class RedisServer:
         stop_process(self.process)
 
 
-def start_redis(workdir: Path, timeout_s: float = 10.0) -> RedisServer:
+def self_signed_certificate(workdir: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1, made with the openssl command, for a TLS redis-server."""
+    cert, key = workdir / "redis-cert.pem", workdir / "redis-key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+def start_redis(workdir: Path, timeout_s: float = 10.0, tls: tuple[Path, Path] | None = None) -> RedisServer:
+    """A private redis-server on loopback; with `tls` (certificate, key) it speaks only TLS."""
     if not Path(REDIS_SERVER_BIN).exists():
         raise FileNotFoundError(
             "redis-server is not installed. Run `./bodyswap setup` (it installs Debian's redis-server "
@@ -38,8 +51,12 @@ def start_redis(workdir: Path, timeout_s: float = 10.0) -> RedisServer:
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = workdir / f"redis-{port}.log"
+    listen = ["--port", str(port)]
+    if tls:
+        listen = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(tls[0]),
+                  "--tls-key-file", str(tls[1]), "--tls-ca-cert-file", str(tls[0]), "--tls-auth-clients", "no"]
     process = subprocess.Popen(
-        [REDIS_SERVER_BIN, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+        [REDIS_SERVER_BIN, "--bind", "127.0.0.1", *listen, "--save", "", "--appendonly", "no",
          "--dir", str(workdir), "--protected-mode", "yes"],
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
@@ -50,7 +67,8 @@ def start_redis(workdir: Path, timeout_s: float = 10.0) -> RedisServer:
         if process.poll() is not None:
             raise RuntimeError(f"redis-server exited:\n{log_path.read_text()[-2000:]}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as plain:
+                conn = ssl.create_default_context(cafile=tls[0]).wrap_socket(plain, server_hostname="127.0.0.1") if tls else plain
                 conn.sendall(b"PING\r\n")
                 if conn.recv(64).startswith(b"+PONG"):
                     return RedisServer(port, process, log_path)

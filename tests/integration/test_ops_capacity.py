@@ -37,6 +37,16 @@ def metric(text: str, name: str) -> float:
     )
 
 
+async def start_a_game(http, base: str) -> list[GamePlayer]:
+    """Ann (the host), Bo and Cy enroll, get ready and start a game with 10 s turns."""
+    players = await enrolled_players(http, base, ["Ann", "Bo", "Cy"])
+    for player in players:
+        await player.rpc("bodyswap.ready", {"ready": True})
+    await players[0].rpc("bodyswap.settings", {"settings": {"turn_seconds": 10}})
+    await players[0].rpc("bodyswap.start")
+    return players
+
+
 async def test_no_free_worker_pauses_the_game_tells_players_and_the_host_retries(http, livekit_server, tmp_path):
     settings = room_service_settings(livekit_server, free_port(), tmp_path / "data")
     settings.agent_name = AGENT_NAME  # no worker of this name runs yet: as if every worker were full
@@ -46,12 +56,8 @@ async def test_no_free_worker_pauses_the_game_tells_players_and_the_host_retries
     worker = None
     players: list[GamePlayer] = []
     try:
-        players = await enrolled_players(http, base, ["Ann", "Bo", "Cy"])
+        players = await start_a_game(http, base)
         ann, bo = players[0], players[1]
-        for player in players:
-            await player.rpc("bodyswap.ready", {"ready": True})
-        await ann.rpc("bodyswap.settings", {"settings": {"turn_seconds": 10}})
-        await ann.rpc("bodyswap.start")
 
         await bo.wait_for(lambda: "media_waiting" in kinds(bo), 30, "the media_waiting notice")
         notice = next(e for e in bo.events if e["kind"] == "media_waiting")
@@ -130,12 +136,8 @@ async def test_a_game_paused_for_its_media_stays_paused_across_a_room_service_re
     worker = None
     players: list[GamePlayer] = []
     try:
-        players = await enrolled_players(http, f"http://127.0.0.1:{settings.port}", ["Ann", "Bo", "Cy"])
+        players = await start_a_game(http, f"http://127.0.0.1:{settings.port}")
         ann, bo = players[0], players[1]
-        for player in players:
-            await player.rpc("bodyswap.ready", {"ready": True})
-        await ann.rpc("bodyswap.settings", {"settings": {"turn_seconds": 10}})
-        await ann.rpc("bodyswap.start")
         await bo.wait_for(lambda: "media_waiting" in kinds(bo), 30, "the media_waiting notice")
 
         await runner.cleanup()

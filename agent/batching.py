@@ -12,10 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bodyswap_api import SwapPlugin, SwapSession, VideoFrame
 
+from .metrics import BATCH_FRAMES
+
 
 class VideoBatcher:
-    def __init__(self, plugin: SwapPlugin) -> None:
+    def __init__(self, plugin: SwapPlugin, room: str = "") -> None:
         self._plugin = plugin
+        self._batch_frames = BATCH_FRAMES.labels(room)
         self._waiting: list[tuple[SwapSession, VideoFrame, asyncio.Future[VideoFrame]]] = []
         self._wake = asyncio.Event()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="room-batch")
@@ -38,6 +41,7 @@ class VideoBatcher:
             if not batch:
                 continue
             self.batch_sizes = (self.batch_sizes + [len(batch)])[-100:]
+            self._batch_frames.observe(len(batch))
             items = [(session, frame) for session, frame, _ in batch]
             try:
                 outs = await loop.run_in_executor(self._thread, self._plugin.convert_video_batch, items)

@@ -42,6 +42,13 @@ AUDIO_LATENCY = Histogram(
     _LABELS,
     buckets=_LATENCY_BUCKETS,
 )
+BATCH_FRAMES = Histogram(
+    "bodyswap_room_batch_frames",
+    "Frames per batched plugin call of a room (plugins that batch video): how much of the room's "
+    "bodies one GPU call carries",
+    ("room",),
+    buckets=(1, 2, 3, 4, 6, 8, 12, 16),
+)
 AV_SKEW = Histogram(
     "bodyswap_body_av_skew_seconds",
     "Audio minus video delay of a body after lip-sync delays (positive: audio late)",

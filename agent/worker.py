@@ -66,7 +66,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     issue_token = token_factory(settings)
     profiles = ProfileCache(plugin, settings.livekit_api_key, settings.livekit_api_secret)
-    batcher = VideoBatcher(plugin) if plugin.batches_video else None
+    batcher = VideoBatcher(plugin, plan.game_room) if plugin.batches_video else None
     bodies: dict[str, Body] = {}
 
     async def open_session(seat: BodySeat, current: MediaPlan) -> SwapSession:

@@ -26,7 +26,7 @@ latency of a mark = its arrival through the body minus its arrival on the direct
 the worker's extra hop (decode, plugin, re-encode, a second SFU pass and jitter buffer), with the
 publisher's own latency and this process's delivery cancelled out. The plugin's own compute is timed
 separately in-process on the same frames and blocks and printed beside it. Audio arrival is the
-onset sample of a burst, dated from the arrival of the 10 ms frame carrying it. A/V skew of a body =
+onset sample of a burst, dated from the arrival of the 20 ms frame carrying it. A/V skew of a body =
 audio latency minus video latency of the burst and the frame captured at the same instant
 (positive: audio late; people do not notice audio up to 45 ms early or 125 ms late). The direct
 path's skew is the reference: it holds the publisher's audio buffering, which the body inherits;
@@ -108,7 +108,9 @@ SECTION_INTRO = (
 )
 AGENT_NAME = "bodyswap-bench-latency"
 AUDIO_RATE = 48000
-AUDIO_BLOCK = AUDIO_RATE // 100  # 10 ms, what a browser's microphone track sends
+# 20 ms blocks, one Opus packet's worth, sent and received: what reaches the worker is the same as
+# with a browser's 10 ms blocks (Opus repacks them), and this process handles half the frames.
+AUDIO_BLOCK = AUDIO_RATE // 50
 AUDIO_LEAD_S = 0.04  # audio is pushed this far ahead of its capture instant, so short loop stalls
 # never leave the microphone dry (how much of it the SDK's queue keeps is its own business: it shows
 # in the direct path's skew, which the body inherits)
@@ -425,7 +427,7 @@ class Level:
             n += 1
 
     async def send_audio(self, lane: Lane, source: rtc.AudioSource, phase: float) -> None:
-        """10 ms blocks of noise floor, pushed AUDIO_LEAD_S before their capture instant; burst k
+        """20 ms blocks of noise floor, pushed AUDIO_LEAD_S before their capture instant; burst k
         starts exactly at the capture instant of video frame round(k * period * fps)."""
         fps = self.args.fps
         rng = np.random.default_rng(lane.index)
@@ -479,7 +481,7 @@ class Level:
             await stream.aclose()
 
     async def receive_audio(self, track: rtc.Track, lane: Lane, arrivals: dict[int, float]) -> None:
-        stream = rtc.AudioStream(track, sample_rate=AUDIO_RATE, num_channels=1)
+        stream = rtc.AudioStream(track, sample_rate=AUDIO_RATE, num_channels=1, frame_size_ms=1000 * AUDIO_BLOCK // AUDIO_RATE)
         detector = BurstDetector(AUDIO_RATE)
         try:
             async for event in stream:
@@ -718,7 +720,7 @@ def render(info, command, args, compute, results: list[LevelResult], failures: l
         f"Command (from the repository root): `{command}`",
         "",
         f"Each player: {args.width}x{args.height} I420 at {args.fps:g} fps (a test-media face with the "
-        f"mark band), 48 kHz mono audio in 10 ms blocks with a tone burst every {BURST_PERIOD_S:g} s; "
+        f"mark band), 48 kHz mono audio in 20 ms blocks with a tone burst every {BURST_PERIOD_S:g} s; "
         f"plugin `{args.plugin}`; {args.warmup:g} s warm-up after every body delivered marks, then "
         f"{args.duration:g} s measured. Plugin compute in this process (not subtracted below): video "
         f"{fmt_ms(compute['video_p50'])} / {fmt_ms(compute['video_p95'])} ms p50 / p95 per frame, audio "

@@ -3,8 +3,9 @@
 Tracking: dlib's HOG detector finds the face only when there is no track (half resolution first,
 about 5 ms; full resolution every few frames for small faces), and every CHECK_EVERY frames to
 notice a second face or a track that slid off the face. Between detections the 68-point model is
-refitted each frame inside a box placed from the previous frame's points (about 1 ms). A track is
-dropped when its face patch stops looking like the face it started on and the detector agrees.
+refitted each frame inside a box placed from the previous frame's points (about 1 ms); where that
+box sits on the points follows the detector's own boxes at each check. A track is dropped when its
+face patch stops looking like the face it started on and the detector agrees.
 
 Smoothing: a One-Euro filter on the landmarks in face units (iod). MIN_CUTOFF 1.7 Hz smooths
 landmark noise on a still face (slow motion lags about 90 ms, the filter's time constant at that

@@ -39,7 +39,10 @@ LOOKAHEAD = 640  # 40 ms: the analysis window of a frame reaches this far ahead
 HISTORY = 2560  # 160 ms of input kept for the analysis windows
 VAD_PREROLL = 160  # speech gate opens 10 ms before silero's first speech frame
 VAD_HANGOVER = 2400  # and stays open 150 ms after its last
-SILENT_DBFS = -55.0  # frames quieter than this are silence whatever the VAD says
+# Frames quieter than this are silence whatever the VAD says. Low: quietly recorded readers' weak
+# consonants and closures sit near -60 dBFS, and gating them cut words (measured on reader 2414:
+# DNSMOS +0.3 at -65 against -55; the others unchanged).
+SILENT_DBFS = -65.0
 RETRIEVAL_K = 8  # the target frames averaged per source frame
 POSTFILTER = 1.2  # cepstral sharpening of voiced mapped envelopes (measured: more like the target)
 RESIDUAL_LIFTER = 24  # cepstral detail of the mean envelope difference that is imposed

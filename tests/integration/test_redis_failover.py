@@ -17,12 +17,13 @@ from tests.support.rooms import enrolled_players
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 
-async def test_a_standby_service_takes_a_game_over_from_redis(livekit_server, tmp_path):
+async def test_a_standby_service_takes_a_game_over_from_redis(livekit_server, agent_worker, tmp_path):
     redis = start_redis(tmp_path / "redis")
     # A killed service cannot release its rooms: the standby takes them when the leases lapse.
     env = {"BODYSWAP_REDIS_URL": f"redis://{redis.address}/0", "BODYSWAP_ROOM_LEASE_S": "5"}
-    first = RoomServiceProcess(livekit_server, tmp_path / "machine-1", agent_name="bodyswap-failover", **env)
-    standby = RoomServiceProcess(livekit_server, tmp_path / "machine-2", agent_name="bodyswap-failover", **env)
+    # With its media agent: a game without one holds its clock, across the takeover too.
+    first = RoomServiceProcess(livekit_server, tmp_path / "machine-1", agent_name=agent_worker.agent_name, **env)
+    standby = RoomServiceProcess(livekit_server, tmp_path / "machine-2", agent_name=agent_worker.agent_name, **env)
     first.start()
     players: list[GamePlayer] = []
     async with aiohttp.ClientSession() as http:

@@ -29,8 +29,10 @@ async def sync_when_back(player: GamePlayer, timeout_s: float = 30.0) -> dict:
             await asyncio.sleep(0.5)
 
 
-async def test_a_restart_mid_vote_keeps_every_ballot_and_the_game_goes_on(livekit_server, tmp_path):
-    service = RoomServiceProcess(livekit_server, tmp_path / "data", agent_name="bodyswap-restart")
+async def test_a_restart_mid_vote_keeps_every_ballot_and_the_game_goes_on(livekit_server, agent_worker, tmp_path):
+    # With its media agent: a game without one holds its clock (the reveal would never end), and
+    # that pause outlives a restart.
+    service = RoomServiceProcess(livekit_server, tmp_path / "data", agent_name=agent_worker.agent_name)
     service.start()
     players: list[GamePlayer] = []
     async with aiohttp.ClientSession() as http:

@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "(it does not grow when other work shares the core); wall time does, so on a shared machine read "
         "the CPU figure. Silent blocks cost next to nothing (no analysis), so the RTF of continuous speech "
         "is the 'while speaking' per-block cost over the block length.\n\n"
-        f"Machine: {info['cpu']}, {info['cores']} cores (pinned to core {core}), Python {info['python']}; "
+        f"Machine: {info['cpu']}, pinned to core {core} of {os.cpu_count()}, Python {info['python']}; "
         f"{info['date']}; load average at start {load_start}, at end {load_average()}.\n\n"
         + (
             "The load average exceeded the machine's cores during this run: the wall-time figures measure "

@@ -5,18 +5,14 @@ carried."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import room_service_settings, serve
-from tests.integration.test_first_swap import enroll, wait_for
+from tests.integration.test_first_swap import wait_for
 from tests.support.agent_worker import start_agent_worker
 from tests.support.livekit_server import free_port, stop_process
-from tests.support.media import enrollment_upload, load_clip, load_voice, media_players, utterances
-from tests.support.player import TestPlayer
-from tests.support.rooms import open_room, post
+from tests.support.rooms import start_media_game
 from tests.test_gpu_face import write_face_models
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -50,21 +46,11 @@ async def test_a_rooms_bodies_go_through_a_batching_plugin_together(http, liveki
     settings.swap_plugin = "gpu-face+passthrough"
     runner = await serve(settings)
     base = f"http://127.0.0.1:{settings.port}"
-    loop = asyncio.get_running_loop()
-    sources = media_players()[: len(NAMES)]
-    clips = [await loop.run_in_executor(None, load_clip, s.video, 10.0, 256) for s in sources]
-    voices = [await loop.run_in_executor(None, load_voice, utterances(s)[s.enroll_utterances :]) for s in sources]
-    uploads = [await loop.run_in_executor(None, enrollment_upload, s, c) for s, c in zip(sources, clips)]
-    grants = await open_room(http, base, NAMES)
-    room = f"game-{grants[0]['room_id']}"
-    players = [TestPlayer(n, g, c, v) for n, g, c, v in zip(NAMES, grants, clips, voices)]
+    players: list = []
     try:
-        for player, upload in zip(players, uploads):
-            await player.join()
-            await player.publish_camera_and_microphone()
-            await enroll(http, base, player, upload)
-            await post(http, f"{base}/api/rooms/{grants[0]['room_id']}/ready", {"ready": True}, key=player.grant["player_key"])
-        await post(http, f"{base}/api/rooms/{grants[0]['room_id']}/start", key=grants[0]["player_key"])
+        game = await start_media_game(http, base, NAMES, 10.0, 256)
+        players = game.players
+        room = f"game-{game.host['room_id']}"
         await wait_for(lambda: all(p.wearing for p in players), 30, "everyone to be told their body")
         for owner in players:
             owner.watch(owner.name)

@@ -17,12 +17,11 @@ from PIL import Image
 
 from room_service.settings import RoomServiceSettings
 from tests.conftest import room_service_settings, serve
-from tests.integration.test_first_swap import enroll, loudest_segments, wait_for
+from tests.integration.test_first_swap import loudest_segments, wait_for
 from tests.support.analysis import correlation, peak_normalized_xcorr, rms, thumbnail
 from tests.support.livekit_server import free_port
-from tests.support.media import enrollment_upload, load_clip, load_voice, media_players, utterances
-from tests.support.player import AUDIO_RATE, TestPlayer
-from tests.support.rooms import open_room, post
+from tests.support.player import AUDIO_RATE
+from tests.support.rooms import start_media_game
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -42,21 +41,10 @@ async def test_every_body_wears_its_owners_face_and_voice(http, livekit_server, 
     settings.swap_plugin = default_plugin
     runner = await serve(settings)
     base = f"http://127.0.0.1:{settings.port}"
-    loop = asyncio.get_running_loop()
-    sources = media_players()[: len(NAMES)]
-    clips = [await loop.run_in_executor(None, load_clip, s.video, 20.0, 320) for s in sources]
-    voices = [await loop.run_in_executor(None, load_voice, utterances(s)[s.enroll_utterances :]) for s in sources]
-    uploads = [await loop.run_in_executor(None, enrollment_upload, s, c) for s, c in zip(sources, clips)]
-    grants = await open_room(http, base, NAMES)
-    players = [TestPlayer(n, g, c, v) for n, g, c, v in zip(NAMES, grants, clips, voices)]
+    players: list = []
     try:
-        for player, upload in zip(players, uploads):
-            await player.join()
-            await player.publish_camera_and_microphone()
-            await enroll(http, base, player, upload)
-            await post(http, f"{base}/api/rooms/{grants[0]['room_id']}/ready", {"ready": True}, key=player.grant["player_key"])
-        await post(http, f"{base}/api/rooms/{grants[0]['room_id']}/settings", {"settings": {"turn_seconds": 120}}, key=grants[0]["player_key"])
-        await post(http, f"{base}/api/rooms/{grants[0]['room_id']}/start", key=grants[0]["player_key"])
+        game = await start_media_game(http, base, NAMES, 20.0, 320, settings={"turn_seconds": 120})
+        players, uploads = game.players, game.uploads
         await wait_for(lambda: all(p.wearing for p in players), 30, "everyone to be told their body")
         for owner in players:
             owner.watch(owner.name)  # my own body, with somebody else inside

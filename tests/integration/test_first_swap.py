@@ -12,16 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 
-import aiohttp
 import numpy as np
 import pytest
 import pytest_asyncio
 from livekit import api, rtc
 
 from tests.support.analysis import best_frame_match, peak_normalized_xcorr, rms, thumbnail
-from tests.support.media import enrollment_upload, load_clip, load_voice, media_players, utterances
-from tests.support.player import AUDIO_RATE, TestPlayer
-from tests.support.rooms import open_room, post
+from tests.support.player import AUDIO_RATE
+from tests.support.rooms import post, start_media_game
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -34,42 +32,14 @@ CLIP_SIZE = 320
 MIN_FPS = 3.0
 
 
-async def enroll(http, base: str, player: TestPlayer, upload: tuple[bytes, bytes]) -> None:
-    form = aiohttp.FormData()
-    form.add_field("photo", upload[0], filename="photo.jpg", content_type="image/jpeg")
-    form.add_field("voice", upload[1], filename="voice.wav", content_type="audio/wav")
-    url = f"{base}/api/rooms/{player.grant['room_id']}/enrollment"
-    headers = {"Authorization": f"Bearer {player.grant['player_key']}"}
-    async with http.put(url, data=form, headers=headers) as response:
-        assert response.status == 200, await response.text()
-
-
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
 async def game(http, room_service, agent_worker):
-    base = room_service.url
-    sources = media_players()[:PLAYERS]
-    loop = asyncio.get_running_loop()
     # 320x320: sixteen streams to encode and decode on two cores, with the faces still large.
-    clips = [await loop.run_in_executor(None, load_clip, p.video, CLIP_SECONDS, CLIP_SIZE) for p in sources]
-    voices = [
-        await loop.run_in_executor(None, load_voice, utterances(p)[p.enroll_utterances :])
-        for p in sources
-    ]
-    uploads = [await loop.run_in_executor(None, enrollment_upload, p, c) for p, c in zip(sources, clips)]
-    names = ["Alice", "Bob", "Cleo", "Dara"]
-    grants = await open_room(http, base, names)
-    host = grants[0]
-    players = [TestPlayer(n, g, c, v) for n, g, c, v in zip(names, grants, clips, voices)]
-    for player, upload in zip(players, uploads):
-        await player.join()
-        await player.publish_camera_and_microphone()
-        await enroll(http, base, player, upload)
-        await post(http, f"{base}/api/rooms/{host['room_id']}/ready", {"ready": True}, key=player.grant["player_key"])
-    await post(http, f"{base}/api/rooms/{host['room_id']}/start", key=host["player_key"])
-    yield players
-    for player in players:
+    started = await start_media_game(http, room_service.url, ["Alice", "Bob", "Cleo", "Dara"], CLIP_SECONDS, CLIP_SIZE)
+    yield started.players
+    for player in started.players:
         await player.leave()
-    await post(http, f"{base}/api/rooms/{host['room_id']}/end", key=host["player_key"])
+    await post(http, f"{room_service.url}/api/rooms/{started.host['room_id']}/end", key=started.host["player_key"])
 
 
 async def wait_for(condition, timeout_s: float, what) -> None:

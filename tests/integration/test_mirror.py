@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 from livekit import api, rtc
 
-from tests.conftest import TEST_AGENT_NAME, room_service_settings, serve
-from tests.integration.test_first_swap import enroll
+from tests.conftest import room_service_settings, serve
 from tests.support.analysis import thumbnail
 from tests.support.livekit_server import free_port
 from tests.support.media import MEDIA_DIR, enrollment_upload, load_clip, load_voice, media_players, utterances
 from tests.support.player import TestPlayer
-from tests.support.rooms import open_room, post_status
+from tests.support.rooms import enroll, open_room, post_status
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import aiohttp
 
 from .game_client import GamePlayer
-from .media import enrollment_upload, load_clip, media_players
+from .media import enrollment_upload, load_clip, load_voice, media_players, utterances
+from .player import TestPlayer
 
 
 async def post_status(
@@ -49,3 +51,50 @@ async def enrolled_players(http: aiohttp.ClientSession, base: str, names: list[s
         assert status == 200, body
         await player.stop_camera()
     return players
+
+
+async def enroll(http: aiohttp.ClientSession, base: str, player: TestPlayer, upload: tuple[bytes, bytes]) -> None:
+    """PUT the photo and voice, as the web app does; the upload must be accepted."""
+    form = aiohttp.FormData()
+    form.add_field("photo", upload[0], filename="photo.jpg", content_type="image/jpeg")
+    form.add_field("voice", upload[1], filename="voice.wav", content_type="audio/wav")
+    url = f"{base}/api/rooms/{player.grant['room_id']}/enrollment"
+    headers = {"Authorization": f"Bearer {player.grant['player_key']}"}
+    async with http.put(url, data=form, headers=headers) as response:
+        assert response.status == 200, await response.text()
+
+
+@dataclass
+class MediaGame:
+    players: list[TestPlayer]  # the first is the host
+    uploads: list[tuple[bytes, bytes]]  # each player's enrollment (photo JPEG, voice WAV)
+
+    @property
+    def host(self) -> dict:
+        return self.players[0].grant
+
+
+async def start_media_game(
+    http: aiohttp.ClientSession, base: str, names: list[str], clip_seconds: float, clip_size: int,
+    settings: dict | None = None,
+) -> MediaGame:
+    """A game whose players publish the shared media for real: each joins, publishes a webcam clip
+    (clip_size x clip_size) and their held-out voice into their ingest room, enrolls against that
+    live camera and gets ready; then the host starts (after `settings`, if given)."""
+    sources = media_players()[: len(names)]
+    loop = asyncio.get_running_loop()
+    clips = [await loop.run_in_executor(None, load_clip, s.video, clip_seconds, clip_size) for s in sources]
+    voices = [await loop.run_in_executor(None, load_voice, utterances(s)[s.enroll_utterances :]) for s in sources]
+    uploads = [await loop.run_in_executor(None, enrollment_upload, s, c) for s, c in zip(sources, clips)]
+    grants = await open_room(http, base, names)
+    game = MediaGame([TestPlayer(n, g, c, v) for n, g, c, v in zip(names, grants, clips, voices)], uploads)
+    room = f"{base}/api/rooms/{game.host['room_id']}"
+    for player, upload in zip(game.players, uploads):
+        await player.join()
+        await player.publish_camera_and_microphone()
+        await enroll(http, base, player, upload)
+        await post(http, f"{room}/ready", {"ready": True}, key=player.grant["player_key"])
+    if settings:
+        await post(http, f"{room}/settings", {"settings": settings}, key=game.host["player_key"])
+    await post(http, f"{room}/start", key=game.host["player_key"])
+    return game

@@ -15,7 +15,7 @@ from tests.support.cluster import start_livekit_node, start_redis
 from tests.support.game_client import GamePlayer
 from tests.support.livekit_server import free_port, stop_process
 from tests.support.media import enrollment_upload, load_clip, media_players
-from tests.support.rooms import open_room
+from tests.support.rooms import open_room, pass_every_turn, right_guesses
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -69,17 +69,10 @@ async def test_a_game_across_two_livekit_nodes(http, tmp_path):
         game_room = f"game-{ann.grant['room_id']}"
         assert game_room in await room_names(node_a) and game_room in await room_names(node_b)
 
-        for _ in players:  # pass every turn
-            for player in players:
-                if (await player.rpc("bodyswap.sync"))["private"]["in_hot_seat"]:
-                    await player.rpc("bodyswap.pass")
-                    break
-        views = {p.id: await p.rpc("bodyswap.sync") for p in players}
-        assert views[ann.id]["public"]["phase"] == "vote"
-        wearing = {pid: v["private"]["body"]["body_id"] for pid, v in views.items()}
+        driver_of = await pass_every_turn(players)
+        assert (await ann.rpc("bodyswap.sync"))["public"]["phase"] == "vote"
         for player in players:  # everyone guesses right
-            ballot = {body: pid for pid, body in wearing.items() if pid != player.id}
-            await player.rpc("bodyswap.vote", {"guesses": ballot, "lock": True})
+            await player.rpc("bodyswap.vote", {"guesses": right_guesses(driver_of, player), "lock": True})
         reveal = (await bo.rpc("bodyswap.sync"))["public"]
         assert reveal["phase"] == "reveal"
         assert {p["player_id"]: p["score"] for p in reveal["players"]} == {p.id: 200 for p in players}

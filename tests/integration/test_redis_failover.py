@@ -12,7 +12,7 @@ from tests.integration.test_restart import SETTINGS, sync_when_back
 from tests.support.cluster import start_redis
 from tests.support.game_client import GamePlayer
 from tests.support.room_service_process import RoomServiceProcess
-from tests.support.rooms import enrolled_players
+from tests.support.rooms import enrolled_players, pass_every_turn, right_guesses
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -33,16 +33,10 @@ async def test_a_standby_service_takes_a_game_over_from_redis(livekit_server, ag
             for player in players:
                 await player.rpc("bodyswap.ready", {"ready": True})
             await players[0].rpc("bodyswap.start")
-            for _ in players:
-                for player in players:
-                    if (await player.rpc("bodyswap.sync"))["private"]["in_hot_seat"]:
-                        await player.rpc("bodyswap.pass")
-                        break
-            views = {p.id: await p.rpc("bodyswap.sync") for p in players}
-            driver_of = {v["private"]["body"]["body_id"]: pid for pid, v in views.items()}
+            driver_of = await pass_every_turn(players)
 
             def ballot(voter: GamePlayer) -> dict[str, str]:
-                return {b: d for b, d in driver_of.items() if d != voter.id}
+                return right_guesses(driver_of, voter)
 
             for voter in players[:2]:
                 await voter.rpc("bodyswap.vote", {"guesses": ballot(voter), "lock": True})

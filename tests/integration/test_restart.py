@@ -11,7 +11,7 @@ from livekit import rtc
 
 from tests.support.game_client import GamePlayer
 from tests.support.room_service_process import RoomServiceProcess
-from tests.support.rooms import enrolled_players
+from tests.support.rooms import enrolled_players, pass_every_turn, right_guesses
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -42,18 +42,11 @@ async def test_a_restart_mid_vote_keeps_every_ballot_and_the_game_goes_on(liveki
             for player in players:
                 await player.rpc("bodyswap.ready", {"ready": True})
             await players[0].rpc("bodyswap.start")
-            for _ in players:  # pass every hot-seat turn
-                for player in players:
-                    if (await player.rpc("bodyswap.sync"))["private"]["in_hot_seat"]:
-                        await player.rpc("bodyswap.pass")
-                        break
-            views = {p.id: await p.rpc("bodyswap.sync") for p in players}
-            assert views[players[0].id]["public"]["phase"] == "vote"
-            wearing = {pid: v["private"]["body"]["body_id"] for pid, v in views.items()}
-            driver_of = {body: pid for pid, body in wearing.items()}
+            driver_of = await pass_every_turn(players)
+            assert (await players[0].rpc("bodyswap.sync"))["public"]["phase"] == "vote"
 
             def true_ballot(voter: GamePlayer) -> dict[str, str]:
-                return {b: d for b, d in driver_of.items() if b != wearing[voter.id]}
+                return right_guesses(driver_of, voter)
 
             # Two of three lock in; then the service dies without a chance to clean up.
             for voter in players[:2]:

@@ -13,7 +13,7 @@ from tests.support.cluster import start_redis
 from tests.support.game_client import GamePlayer
 from tests.support.livekit_server import free_port
 from tests.support.media import enrollment_upload, load_clip, media_players
-from tests.support.rooms import post
+from tests.support.rooms import pass_every_turn, post, right_guesses
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -63,16 +63,10 @@ async def test_two_instances_share_rooms_and_hand_a_game_over(http, livekit_serv
         await ann.rpc("bodyswap.settings", {"settings": {"rounds": 1, "turn_seconds": 10, "vote_seconds": 120, "reveal_seconds": 5}})
         await ann.rpc("bodyswap.start")
         await ann.wait_for(lambda: len(bodies(ann)) == 3, 90, "three bodies")
-        for _ in players:
-            for player in players:
-                if (await player.rpc("bodyswap.sync"))["private"]["in_hot_seat"]:
-                    await player.rpc("bodyswap.pass")
-                    break
-        views = {p.id: await p.rpc("bodyswap.sync") for p in players}
-        driver_of = {v["private"]["body"]["body_id"]: pid for pid, v in views.items()}
+        driver_of = await pass_every_turn(players)
 
         def ballot(voter: GamePlayer) -> dict[str, str]:
-            return {b: d for b, d in driver_of.items() if d != voter.id}
+            return right_guesses(driver_of, voter)
 
         for voter in (ann, bo):
             await voter.rpc("bodyswap.vote", {"guesses": ballot(voter), "lock": True})

@@ -53,6 +53,23 @@ async def enrolled_players(http: aiohttp.ClientSession, base: str, names: list[s
     return players
 
 
+
+async def pass_every_turn(players: list[GamePlayer]) -> dict[str, str]:
+    """The round's hot-seat turns, each passed by whoever is in the seat (which opens the vote);
+    returns who is inside each body: body id -> its driver's player id."""
+    for _ in players:
+        for player in players:
+            if (await player.rpc("bodyswap.sync"))["private"]["in_hot_seat"]:
+                await player.rpc("bodyswap.pass")
+                break
+    views = {p.id: await p.rpc("bodyswap.sync") for p in players}
+    return {v["private"]["body"]["body_id"]: pid for pid, v in views.items()}
+
+
+def right_guesses(driver_of: dict[str, str], voter: GamePlayer) -> dict[str, str]:
+    """A ballot naming the true driver of every body but the one the voter wears."""
+    return {body: driver for body, driver in driver_of.items() if driver != voter.id}
+
 async def enroll(http: aiohttp.ClientSession, base: str, player: TestPlayer, upload: tuple[bytes, bytes]) -> None:
     """PUT the photo and voice, as the web app does; the upload must be accepted."""
     form = aiohttp.FormData()

@@ -66,7 +66,7 @@ from bodyswap_api import AudioBlock, Enrollment, VideoFrame, load_plugin  # noqa
 from livekit import api, rtc  # noqa: E402
 
 from agent.plan import BodySeat, MediaPlan  # noqa: E402
-from scripts.benchmarks import DOC_PATH, gpu_names, livekit_server_version, machine, reproduce_command, write_section  # noqa: E402
+from scripts.benchmarks import DOC_PATH, cpu_delta, gpu_names, livekit_server_version, machine, reproduce_command, tree_cpu, write_section  # noqa: E402
 from scripts.marks import (  # noqa: E402
     TONES,
     BurstDetector,
@@ -140,29 +140,6 @@ def fmt_ms(value: float | None, signed: bool = False) -> str:
     if value is None:
         return "-"
     return f"{value * 1000:+.1f}" if signed else f"{value * 1000:.1f}"
-
-
-def tree_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds (user + system) of a process and all its descendants, by pid."""
-    out: dict[int, float] = {}
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return out
-    for proc in procs:
-        try:
-            t = proc.cpu_times()
-            out[proc.pid] = t.user + t.system
-        except psutil.Error:
-            pass
-    return out
-
-
-def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU spent between two snapshots; processes born in between count from zero. (A process
-    that exited in between loses its last slice; none should during a window.)"""
-    return sum(after[p] - before.get(p, 0.0) for p in after)
 
 
 # --- media ------------------------------------------------------------------------------------

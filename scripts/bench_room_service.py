@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -61,10 +60,9 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 import aiohttp  # noqa: E402
-import psutil  # noqa: E402
 from livekit import api, rtc  # noqa: E402
 
-from scripts.benchmarks import DOC_PATH, livekit_server_version, machine, reproduce_command, write_section  # noqa: E402
+from scripts.benchmarks import DOC_PATH, cpu_delta, livekit_server_version, machine, reproduce_command, tree_cpu, write_section  # noqa: E402
 from agent.plan import SET_PLAN_METHOD  # noqa: E402
 from tests.support.agent_worker import start_agent_worker  # noqa: E402
 from tests.support.livekit_server import LIVEKIT_SERVER_BIN, LiveKitServer, start_livekit_server, stop_process  # noqa: E402
@@ -139,20 +137,6 @@ def vm_rss_kib(pid: int) -> int:
 def cpu_seconds(pid: int) -> float:
     fields_ = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds of a process and its children (the worker runs each job in a child process)."""
-    try:
-        root = psutil.Process(pid)
-        total = 0.0
-        for proc in [root, *root.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error):
-                times = proc.cpu_times()
-                total += times.user + times.system
-        return total
-    except psutil.Error:
-        return 0.0
 
 
 def own_cpu_seconds() -> float:
@@ -683,7 +667,7 @@ async def run_level(
         cpu_before = cpu_seconds(service_pid)
         livekit_before = cpu_seconds(server.process.pid)
         clients_before = own_cpu_seconds()
-        worker_before = tree_cpu_seconds(worker_pid) if worker_pid else 0.0
+        worker_before = tree_cpu(worker_pid) if worker_pid else {}
         frames_before = [dict(room[0].bodies.frames) for room in media_rooms]
         started = time.perf_counter()
         try:
@@ -699,7 +683,7 @@ async def run_level(
         cpu_play = cpu_seconds(service_pid) - cpu_before
         cpu_livekit = cpu_seconds(server.process.pid) - livekit_before
         cpu_clients = own_cpu_seconds() - clients_before
-        cpu_worker = tree_cpu_seconds(worker_pid) - worker_before if worker_pid else 0.0
+        cpu_worker = cpu_delta(worker_before, tree_cpu(worker_pid)) if worker_pid else 0.0
         for room, before in zip(media_rooms, frames_before):
             after = room[0].bodies.frames
             rates = [(after[b] - before.get(b, 0)) / play_s for b in after]

@@ -14,6 +14,8 @@ import shlex
 import shutil
 import subprocess
 import sys
+
+import psutil
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -88,6 +90,29 @@ def reproduce_command(script: str) -> str:
     except ValueError:
         python_text = str(python)
     return shlex.join([python_text, str(Path(script).resolve().relative_to(REPO_ROOT)), *sys.argv[1:]])
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of a process and all its descendants, by pid."""
+    out: dict[int, float] = {}
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return out
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+            out[proc.pid] = t.user + t.system
+        except psutil.Error:
+            pass
+    return out
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU spent between two snapshots; processes born in between count from zero. (A process
+    that exited in between loses its last slice; none should during a window.)"""
+    return sum(after[p] - before.get(p, 0.0) for p in after)
 
 
 def machine(**extra: str) -> dict[str, str]:

@@ -79,10 +79,15 @@ async def test_per_gpu_slots_place_each_room_whole_on_one_gpu(http, livekit_serv
             await players[0].rpc("bodyswap.start")
             await players[0].wait_for(lambda p=players[0]: len(bodies(p)) == 2, 60, "the room's two bodies")
 
-        def gpu_of(player: GamePlayer) -> str:
-            (agent,) = [p for p in player.game.remote_participants.values() if p.attributes.get("bodyswap.gpu")]
-            return agent.attributes["bodyswap.gpu"]
+        def placed(player: GamePlayer) -> list[str]:
+            return [a for p in player.game.remote_participants.values() if (a := p.attributes.get("bodyswap.gpu"))]
 
+        def gpu_of(player: GamePlayer) -> str:
+            (gpu,) = placed(player)
+            return gpu
+
+        for players in rooms:  # the agent's attributes may reach a player after its bodies do
+            await players[0].wait_for(lambda p=players[0]: bool(placed(p)), 30, "the agent's GPU attribute")
         assert sorted(gpu_of(room[0]) for room in rooms) == ["0", "1"]
         log = worker.log_text()
         assert "placed on GPU 0 (2 players)" in log and "placed on GPU 1 (2 players)" in log

@@ -36,7 +36,9 @@ STATE_TOPIC = "bodyswap.state"
 EVENT_TOPIC = "bodyswap.event"
 PRIVATE_TOPIC = "bodyswap.private"
 AGENT_RETURN_GRACE_S = 3.0  # an agent that leaves mid-game is re-dispatched after this
-MAX_REDISPATCH_WAIT_S = 60.0  # while no agent comes, dispatches are retried at most this far apart
+# While no agent comes, dispatches are retried at most this far apart (or the join timeout, if
+# longer): a host waiting on "every media server is busy" gets bodies soon after a worker frees up.
+MAX_REDISPATCH_WAIT_S = 15.0
 CONNECT_TIMEOUT_S = 5.0
 
 
@@ -490,8 +492,9 @@ class GameMaster:
         """While the game needs media and no agent is in the room, dispatch one again.
 
         Covers an agent that left mid-game and one that never came: every worker was full and
-        refused the room (LiveKit does not retry a refused job), or the job died starting. The
-        wait doubles up to a minute, so a slow start gets time before another job follows it.
+        refused the room (LiveKit offers a job to each worker once, then drops it), or the job
+        died starting. The wait doubles up to 15 s, and is never shorter than the join timeout,
+        so a slow start gets its time before another job follows it.
         """
         await channel.connected.wait()
         wait_s = first_wait_s
@@ -519,4 +522,4 @@ class GameMaster:
                 self._metrics.dispatches.labels("again").inc()
                 channel.last_plan = plan
                 await self._manager.update_record(channel.room_id, _count_dispatch)
-            wait_s = min(max(2 * wait_s, self._agent_join_timeout_s), MAX_REDISPATCH_WAIT_S)
+            wait_s = max(min(2 * wait_s, MAX_REDISPATCH_WAIT_S), self._agent_join_timeout_s)

@@ -1,6 +1,6 @@
 """Capacity in player slots, through a real livekit-server and room service: a worker too full for
-a room refuses it, LiveKit does not retry a refused room, so the game master dispatches it again
-until a worker with slots for all its players takes it."""
+a room refuses it; LiveKit offers a job to each registered worker once and then drops it, so the
+game master dispatches it again until a worker with slots for all its players takes it."""
 
 from __future__ import annotations
 

@@ -54,12 +54,13 @@ async def test_every_body_wears_its_owners_face_and_voice(http, livekit_server, 
             lambda: f"body video; agent log:\n{agent_worker.log_text()[-3000:]}",
         )
         await asyncio.sleep(FLOW_SECONDS)
+        recordings = {owner.name: owner.body_named(owner.name).frozen() for owner in players}
 
         opened = [line for line in agent_worker.log_text().splitlines() if "opening a session" in line]
         assert all("driver enrolled: True, owner enrolled: True" in line for line in opened[-len(NAMES) :])
         for owner, upload in zip(players, uploads):
             driver = next(p for p in players if p.wearing["body_name"] == owner.name)
-            recording = owner.body_named(owner.name)
+            recording = recordings[owner.name]
             live = [t for t, r in zip(recording.thumbnails, recording.resolutions) if t.std() > 5][-60:]
             assert len(live) >= 20, recording.resolutions[-5:]
             # The owner's photo framing, not the driver's camera.

@@ -31,6 +31,12 @@ class BodyRecording:
     def audio_samples(self) -> np.ndarray:
         return np.concatenate(self.audio) if self.audio else np.zeros(0, np.int16)
 
+    def frozen(self) -> BodyRecording:
+        """A copy that stops growing. Analyse copies taken at one moment: the analysis blocks the
+        event loop, which stalls the test players' own microphones and fills what is received
+        afterwards with silence that no real player would send."""
+        return BodyRecording(self.identity, self.name, list(self.resolutions), list(self.thumbnails), list(self.audio))
+
 
 class TestPlayer:
     __test__ = False  # not a pytest class

@@ -32,8 +32,9 @@ CLIP_SIZE = 320
 MIN_FPS = 3.0
 # Audio must be heard, and found nearly verbatim in the driver's voice. Both are well under what a
 # quiet machine gives (speech at RMS 1000-3000, matches of 0.8-0.95): with four players' streams
-# sent, converted and received on 2 cores, the receiving test client is starved and fills up to
-# half of what it plays with silence, and conceals the rest imperfectly.
+# sent, converted and received on 2 cores, up to half of what a test client receives from a body
+# is silence, though the agent sends continuous speech (whether the agent's unqueued source or the
+# starved receiver loses it is not settled), and the rest is concealed imperfectly.
 MIN_LEVEL = 100
 VERBATIM = 0.6
 

@@ -16,6 +16,7 @@ from prometheus_client import Gauge, values
 from .batching import VideoBatcher
 from .body import Body
 from .capacity import GPU_ATTRIBUTE, PlayerSlots, RunningJob, seats_of
+from .native_logs import filter_native_logs_at_source
 from .plan import AGENT_IDENTITY, GAME_MASTER_IDENTITY, MIRROR_AGENT_IDENTITY, SET_PLAN_METHOD, BodySeat, MediaPlan
 from .profiles import ProfileCache
 from .settings import AgentSettings
@@ -54,6 +55,7 @@ def token_factory(settings: AgentSettings):
 
 
 async def entrypoint(ctx: JobContext) -> None:
+    filter_native_logs_at_source()
     settings = AgentSettings()
     plan = MediaPlan.model_validate_json(ctx.job.metadata)
     device = (ctx.token_claims().attributes or {}).get(GPU_ATTRIBUTE)

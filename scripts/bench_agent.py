@@ -65,6 +65,7 @@ import psutil  # noqa: E402
 from bodyswap_api import AudioBlock, Enrollment, VideoFrame, load_plugin  # noqa: E402
 from livekit import api, rtc  # noqa: E402
 
+from agent.native_logs import filter_native_logs_at_source  # noqa: E402
 from agent.plan import BodySeat, MediaPlan  # noqa: E402
 from scripts.benchmarks import DOC_PATH, cpu_delta, gpu_names, livekit_server_version, machine, reproduce_command, tree_cpu, write_section  # noqa: E402
 from scripts.marks import (  # noqa: E402
@@ -835,6 +836,7 @@ def worker_body_stats(records: list[dict], body: str) -> str:
 
 async def bench(args: argparse.Namespace) -> int:
     run_started = time.monotonic()
+    filter_native_logs_at_source()  # the measuring players too, as the worker's jobs do
     info = machine(gpu=gpu_names(), livekit=livekit_server_version(LIVEKIT_SERVER_BIN))
     command = reproduce_command(__file__)
     print(f"machine: {info}", flush=True)

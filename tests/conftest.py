@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from agent.native_logs import filter_native_logs_at_source
 from room_service.app import create_app
 from room_service.settings import RoomServiceSettings
 from tests.support.agent_worker import AgentWorker, start_agent_worker
@@ -18,6 +19,13 @@ from tests.support.livekit_server import LiveKitServer, free_port, start_livekit
 
 TEST_AGENT_NAME = "bodyswap-test"
 TEST_WORKER_SLOTS = 64
+
+
+@pytest.fixture(scope="session", autouse=True)
+def native_logs_filtered_at_source() -> None:
+    """The test players are rtc clients like the agent's bodies: keep libwebrtc's per-packet debug
+    logs out of this process's Python too (agent/native_logs.py says why)."""
+    filter_native_logs_at_source()
 
 
 @pytest.fixture(scope="session")

@@ -36,13 +36,17 @@ class AvSync:
         """Latency of one frame through the worker, before any lip-sync delay."""
         self._video.add(latency_s)
 
-    def note_audio(self, latency_s: float) -> None:
-        """Latency of one audio block through the worker, before any lip-sync delay."""
+    def note_audio(self, latency_s: float) -> bool:
+        """Latency of one audio block through the worker, before any lip-sync delay. True when
+        this block was a decision point (every RECOMPUTE_EVERY blocks): the moment to sample the
+        residual skew, rather than on every block."""
         self._audio.add(latency_s)
         self._since_decision += 1
-        if self._since_decision >= RECOMPUTE_EVERY:
-            self._since_decision = 0
-            self._decide()
+        if self._since_decision < RECOMPUTE_EVERY:
+            return False
+        self._since_decision = 0
+        self._decide()
+        return True
 
     def residual_skew_s(self) -> float | None:
         """Audio minus video delay as the body leaves the worker (positive: audio late)."""

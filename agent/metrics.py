@@ -70,7 +70,15 @@ class Window:
         return len(self._samples)
 
     def percentile(self, q: float) -> float | None:
-        return float(np.percentile(self._samples, q)) if self._samples else None
+        """Linear interpolation between closest ranks, as numpy's default. Plain Python: for a few
+        hundred samples it is some twenty times cheaper than np.percentile, and it runs per block."""
+        if not self._samples:
+            return None
+        ordered = sorted(self._samples)
+        position = (len(ordered) - 1) * q / 100
+        low = int(position)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @dataclass

@@ -50,3 +50,13 @@ def test_nothing_is_decided_before_both_paths_are_measured():
         sync.note_audio(0.2)
     assert (sync.video_delay_s, sync.audio_delay_blocks) == (0, 0)
     assert sync.residual_skew_s() is None
+
+
+def test_the_skew_is_sampled_at_decision_points_only():
+    sync = AvSync(block_s=0.010)
+    decisions = [sync.note_audio(0.004) for _ in range(3 * RECOMPUTE_EVERY)]
+    assert [i for i, decided in enumerate(decisions) if decided] == [
+        RECOMPUTE_EVERY - 1,
+        2 * RECOMPUTE_EVERY - 1,
+        3 * RECOMPUTE_EVERY - 1,
+    ]

@@ -16,27 +16,30 @@ import numpy as np
 import pytest
 import pytest_asyncio
 from livekit import api, rtc
+from scipy.signal import resample_poly
 
-from tests.support.analysis import best_frame_match, peak_normalized_xcorr, rms, thumbnail
-from tests.support.player import AUDIO_RATE
+from tests.support.analysis import best_frame_match, decoded_pieces, peak_normalized_xcorr, rms, thumbnail
+from tests.support.player import AUDIO_RATE, BodyRecording
 from tests.support.rooms import post, start_media_game
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 FLOW_SECONDS = 12.0  # media must flow for at least 10 s
+AUDIO_SECONDS = 10.0  # then the bodies' voices are recorded with no video to decode
 CLIP_SECONDS = 30.0
 PLAYERS = 4
 CLIP_SIZE = 320
 # Video must keep flowing. The rate itself is measured by scripts/bench_agent.py, not asserted here:
 # with four players' sixteen streams on two cores, WebRTC's encoders shed frames under CPU load.
 MIN_FPS = 3.0
-# Audio must be heard, and found nearly verbatim in the driver's voice. Both are well under what a
-# quiet machine gives (speech at RMS 1000-3000, matches of 0.8-0.95): with four players' streams
-# sent, converted and received on 2 cores, up to half of what a test client receives from a body
-# is silence, though the agent sends continuous speech (whether the agent's unqueued source or the
-# starved receiver loses it is not settled), and the rest is concealed imperfectly.
-MIN_LEVEL = 100
-VERBATIM = 0.6
+# Voices are checked in 0.3 s pieces that the receiver decoded from packets that arrived
+# (tests.support.analysis.decoded_pieces): each player must hear at least 1.5 s of them from every
+# body, and in the owner's copy most pieces must be found in the driver's voice, better than in any
+# other voice, and at least one nearly verbatim. (Through two Opus hops and two jitter buffers,
+# pieces of the driver's speech correlated 0.7-0.95 with what was sent, on 2 cores.)
+PIECE_S = 0.3
+MIN_DECODED_PIECES = 5
+VERBATIM = 0.8
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
@@ -73,18 +76,18 @@ def loudest_segments(samples: np.ndarray, count: int = 8) -> list[np.ndarray]:
     return sorted(segments, key=rms, reverse=True)[:count]
 
 
-def voice_votes(received: np.ndarray, voices: list[np.ndarray]) -> tuple[list[int], float]:
-    """Which sent voice each of the loudest half seconds is found in (the index of its best
-    match), and the best match overall. Short segments, because under CPU load the receiver's
-    jitter buffer stretches time here and there, which breaks sample alignment over longer
-    stretches; votes, because a segment it filled with concealment (a periodic extrapolation)
-    can resemble any voice at the same pitch."""
-    votes, best = [], 0.0
-    for segment in loudest_segments(received):
-        scores = [peak_normalized_xcorr(segment, voice) for voice in voices]
-        votes.append(int(np.argmax(scores)))
-        best = max(best, scores[0])
-    return votes, best
+def voice_matches(received: np.ndarray, voices: list[np.ndarray], count: int = 16) -> tuple[list[int], list[float]]:
+    """For the loudest decoded pieces of what was received: which sent voice each is found in best
+    (its index in `voices`), and how well each is found in voices[0]. Compared at 8 kHz, where the
+    speech is, which keeps 64 correlations against 30 s voices quick."""
+    pieces = sorted(decoded_pieces(received, AUDIO_RATE, PIECE_S), key=rms, reverse=True)[:count]
+    voices_8k = [resample_poly(v.astype(np.float64), 1, 6) for v in voices]
+    best, to_first = [], []
+    for piece in pieces:
+        scores = [peak_normalized_xcorr(resample_poly(piece.astype(np.float64), 1, 6), v) for v in voices_8k]
+        best.append(int(np.argmax(scores)))
+        to_first.append(scores[0])
+    return best, to_first
 
 
 async def test_every_body_shows_and_sounds_like_its_driver_to_the_other_players(game, agent_worker):
@@ -105,18 +108,27 @@ async def test_every_body_shows_and_sounds_like_its_driver_to_the_other_players(
     )
     counts_before = {(v.name, body): len(v.body_named(body).thumbnails) for v, body in watching}
     await asyncio.sleep(FLOW_SECONDS)
+    # Analyse copies, and only once all media is recorded: the analysis blocks the event loop, and
+    # with it the players' microphones.
     recordings = {(viewer.name, body): viewer.body_named(body).frozen() for viewer, body in watching}
-
-    received = {}
     for viewer, body_name in watching:
         assert len(viewer.bodies) == PLAYERS - 1, [b.name for b in viewer.bodies.values()]
-        recording = recordings[(viewer.name, body_name)]
-        new_frames = len(recording.thumbnails) - counts_before[(viewer.name, body_name)]
-        received[(viewer.name, body_name)] = (new_frames, round(rms(recording.audio_samples()[-8 * AUDIO_RATE :])))
-    for (viewer_name, body_name), (new_frames, level) in received.items():
-        assert new_frames >= FLOW_SECONDS * MIN_FPS, (viewer_name, body_name, received)
-        assert level > MIN_LEVEL, (viewer_name, body_name, received)
+        new_frames = len(recordings[(viewer.name, body_name)].thumbnails) - counts_before[(viewer.name, body_name)]
+        assert new_frames >= FLOW_SECONDS * MIN_FPS, (viewer.name, body_name, new_frames)
 
+    # Voices, recorded with the video unsubscribed. With twelve body videos decoded in this process
+    # as well, two cores starve the worker and the players' microphones: 30-60 % of what a player
+    # received from a body was silence, in runs of 1-3 s. Without them, under 5 %.
+    for viewer in players:
+        viewer.stop_watching_video()
+    await asyncio.sleep(2.0)  # the receivers settle without video
+    marks = {(viewer.name, body): len(viewer.body_named(body).audio) for viewer, body in watching}
+    await asyncio.sleep(AUDIO_SECONDS)
+    voices = {
+        key: BodyRecording.audio_of(viewer.body_named(key[1]).audio[marks[key] :])
+        for viewer, body in watching
+        for key in [(viewer.name, body)]
+    }
     # Each body is checked closely by its owner: the player whose face it wears, never the one inside.
     checks = []
     for driver in players:
@@ -127,7 +139,6 @@ async def test_every_body_shows_and_sounds_like_its_driver_to_the_other_players(
         others = [p for p in players if p is not driver]
         recording = recordings[(viewer.name, body_name)]
         assert recording.identity.startswith("body-")
-
         # Video: the driver's clip, at its resolution.
         frames = live_frames(recording, driver.clip)
         assert len(frames) >= FLOW_SECONDS * MIN_FPS, recording.resolutions[-5:]
@@ -140,20 +151,16 @@ async def test_every_body_shows_and_sounds_like_its_driver_to_the_other_players(
             assert to_driver > to_other + 0.05, (to_driver, to_other)
         assert to_driver > 0.95, to_driver
 
-        # Audio: the driver's voice, audible, and found verbatim in what the driver sent.
-        received = recording.audio_samples()
-        assert len(received) >= FLOW_SECONDS * AUDIO_RATE * 0.8
-        tail = received[-8 * AUDIO_RATE :]
-        assert rms(tail) > MIN_LEVEL, rms(tail)
-        window = (int(len(received) / AUDIO_RATE) + 5) * AUDIO_RATE
-        votes, to_driver_voice = voice_votes(tail, [p.voice[:window] for p in [driver, *others]])
-        assert to_driver_voice > VERBATIM, to_driver_voice  # found in what the driver sent
-        # And in nobody else's voice: most loud segments match the driver's. (Under CPU starvation
-        # the receiver conceals late packets with extrapolations that match any voice at the same
-        # pitch. Analysing a frozen copy, 6 to 8 of the 8 segments voted for the driver in every run
-        # on 2 cores.)
-        assert votes.count(0) > len(votes) / 2, votes
-        assert all(votes.count(0) > votes.count(i) for i in range(1, len(players))), votes
+    # Every player hears every body they receive.
+    heard = {key: len(decoded_pieces(received, AUDIO_RATE, PIECE_S)) for key, received in voices.items()}
+    assert all(count >= MIN_DECODED_PIECES for count in heard.values()), heard
+    # The owner hears their body speak with its driver's voice.
+    for driver, viewer, body_name in checks:
+        others = [p for p in players if p is not driver]
+        best, to_driver = voice_matches(voices[(viewer.name, body_name)], [p.voice for p in [driver, *others]])
+        assert best.count(0) > len(best) / 2, (body_name, best)
+        assert all(best.count(0) > best.count(i) for i in range(1, len(players))), (body_name, best)
+        assert max(to_driver) > VERBATIM, (body_name, to_driver)
 
 
 async def test_players_never_receive_raw_media_and_cannot_publish_into_the_game(game, livekit_server):

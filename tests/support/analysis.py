@@ -52,3 +52,25 @@ def peak_normalized_xcorr(segment: np.ndarray, reference: np.ndarray) -> float:
 def sliding_sum(values: np.ndarray, width: int) -> np.ndarray:
     cumulative = np.concatenate([[0.0], np.cumsum(values)])
     return cumulative[width:] - cumulative[:-width]
+
+
+def decoded_pieces(samples: np.ndarray, rate: int, piece_s: float = 0.3, min_rms: float = 300) -> list[np.ndarray]:
+    """Short loud pieces of received audio that a receiver decoded from packets that arrived.
+
+    A WebRTC receiver fills missing packets with an extrapolation that fades to exact zeros, so a
+    piece with a run of exact zeros inside (1 ms or more) is not what was sent. Short pieces,
+    because a jitter buffer catching up stretches and squeezes time, which breaks sample alignment
+    over longer stretches."""
+    size = int(rate * piece_s)
+    zero_run = rate // 1000
+    pieces = []
+    for start in range(0, len(samples) - size + 1, size):
+        piece = samples[start : start + size]
+        if rms(piece) < min_rms:
+            continue
+        zeros = np.concatenate([[0], (piece == 0).astype(np.int8), [0]])
+        edges = np.flatnonzero(np.diff(zeros))
+        if len(edges) and (edges[1::2] - edges[::2]).max() >= zero_run:
+            continue
+        pieces.append(piece)
+    return pieces

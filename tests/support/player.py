@@ -29,7 +29,11 @@ class BodyRecording:
     audio: list[np.ndarray] = field(default_factory=list)
 
     def audio_samples(self) -> np.ndarray:
-        return np.concatenate(self.audio) if self.audio else np.zeros(0, np.int16)
+        return self.audio_of(self.audio)
+
+    @staticmethod
+    def audio_of(frames: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(frames) if frames else np.zeros(0, np.int16)
 
     def frozen(self) -> BodyRecording:
         """A copy that stops growing. Analyse copies taken at one moment: the analysis blocks the
@@ -71,6 +75,14 @@ class TestPlayer:
         self._watched.add(body_name)
         for participant in self.game.remote_participants.values():
             self._subscribe_if_watched(participant)
+
+    def stop_watching_video(self) -> None:
+        """Keep receiving the watched bodies' audio only: no video to decode."""
+        for participant in self.game.remote_participants.values():
+            if participant.name in self._watched:
+                for publication in participant.track_publications.values():
+                    if publication.kind == rtc.TrackKind.KIND_VIDEO:
+                        publication.set_subscribed(False)
 
     def _subscribe_if_watched(self, participant: rtc.RemoteParticipant) -> None:
         if participant.name in self._watched:

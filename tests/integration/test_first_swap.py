@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 import pytest_asyncio
 from livekit import api, rtc
-from scipy.signal import resample_poly
 
-from tests.support.analysis import best_frame_match, decoded_pieces, peak_normalized_xcorr, rms, thumbnail
+from tests.support.analysis import best_frame_match, decoded_pieces, downsample, peak_normalized_xcorr, rms, thumbnail
 from tests.support.player import AUDIO_RATE, BodyRecording
 from tests.support.rooms import post, start_media_game
 
@@ -81,10 +80,10 @@ def voice_matches(received: np.ndarray, voices: list[np.ndarray], count: int = 1
     (its index in `voices`), and how well each is found in voices[0]. Compared at 8 kHz, where the
     speech is, which keeps 64 correlations against 30 s voices quick."""
     pieces = sorted(decoded_pieces(received, AUDIO_RATE, PIECE_S), key=rms, reverse=True)[:count]
-    voices_8k = [resample_poly(v.astype(np.float64), 1, 6) for v in voices]
+    voices_8k = [downsample(v, 6) for v in voices]
     best, to_first = [], []
     for piece in pieces:
-        scores = [peak_normalized_xcorr(resample_poly(piece.astype(np.float64), 1, 6), v) for v in voices_8k]
+        scores = [peak_normalized_xcorr(downsample(piece, 6), v) for v in voices_8k]
         best.append(int(np.argmax(scores)))
         to_first.append(scores[0])
     return best, to_first
@@ -125,9 +124,8 @@ async def test_every_body_shows_and_sounds_like_its_driver_to_the_other_players(
     marks = {(viewer.name, body): len(viewer.body_named(body).audio) for viewer, body in watching}
     await asyncio.sleep(AUDIO_SECONDS)
     voices = {
-        key: BodyRecording.audio_of(viewer.body_named(key[1]).audio[marks[key] :])
+        (viewer.name, body): BodyRecording.audio_of(viewer.body_named(body).audio[marks[(viewer.name, body)] :])
         for viewer, body in watching
-        for key in [(viewer.name, body)]
     }
     # Each body is checked closely by its owner: the player whose face it wears, never the one inside.
     checks = []

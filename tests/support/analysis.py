@@ -54,6 +54,13 @@ def sliding_sum(values: np.ndarray, width: int) -> np.ndarray:
     return cumulative[width:] - cumulative[:-width]
 
 
+def downsample(samples: np.ndarray, factor: int) -> np.ndarray:
+    """Band-limited decimation by an integer factor (keeps what lies below the new Nyquist)."""
+    kept = len(samples) // factor
+    spectrum = np.fft.rfft(samples.astype(np.float64))[: kept // 2 + 1]
+    return np.fft.irfft(spectrum, kept)
+
+
 def decoded_pieces(samples: np.ndarray, rate: int, piece_s: float = 0.3, min_rms: float = 300) -> list[np.ndarray]:
     """Short loud pieces of received audio that a receiver decoded from packets that arrived.
 

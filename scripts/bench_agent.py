@@ -45,6 +45,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -789,8 +790,14 @@ def target_verdict(args, results: list[LevelResult]) -> str:
     )
 
 
+# The native WebRTC library's own lines (env_logger's format; agent/native_logs.py says why they
+# are not JSON): "[2026-11-21T16:32:42Z ERROR livekit::rtc_engine::rtc_session] message".
+NATIVE_LOG_LINE = re.compile(r"^\[\S+ (ERROR|WARN|INFO|DEBUG|TRACE) +([^\]]+)\] (.*)$")
+
+
 def log_records(log_path: Path) -> list[dict]:
-    """The worker's log lines (JSON, one a line; anything else as a bare message)."""
+    """The worker's log lines (JSON, one a line; native lines parsed; anything else as a bare
+    message)."""
     if not log_path.exists():
         return []
     records = []
@@ -798,7 +805,12 @@ def log_records(log_path: Path) -> list[dict]:
         try:
             record = json.loads(line)
         except ValueError:
-            record = {"message": line, "level": "ERROR" if line.startswith("Traceback") else ""}
+            native = NATIVE_LOG_LINE.match(line)
+            if native:
+                level, target, message = native.groups()
+                record = {"message": message, "level": "WARNING" if level == "WARN" else level, "name": target}
+            else:
+                record = {"message": line, "level": "ERROR" if line.startswith("Traceback") else ""}
         if isinstance(record, dict):
             records.append(record)
     return records
